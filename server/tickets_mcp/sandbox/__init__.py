@@ -1,0 +1,40 @@
+"""The embedded sandbox: an independent emulation of the Tickets API v1.2.0 for demos and tests.
+
+It imports nothing from ``tickets_mcp.api`` or ``tickets_mcp.tools`` (see DESIGN.md), and follows
+``docs/wire-decisions.md`` (W1..W14) where the vendor reference is silent.
+
+Mounts (W1): the API under ``/support`` (all 20 operations of the reference §4 table; updates
+are ``PATCH``, ``PUT`` also accepted), Keystone login at ``POST /identity/v3/auth/tokens``, and the
+unauthenticated admin API under ``/_sandbox``:
+
+- ``GET``/``DELETE /_sandbox/journal``: the request journal;
+- ``GET``/``POST``/``DELETE /_sandbox/faults``: the fault plan (``?mode=add`` appends);
+- ``POST /_sandbox/tickets/{number}/support-reply`` ``{"body": ...}``: a support comment now;
+- ``DELETE /_sandbox/limits``: forget the rate-limit windows; ``GET /_sandbox/health``.
+
+Error body (W4), for every 4xx and 5xx::
+
+    {"error": {"code": "validation_error",
+               "message": "Invalid request: summary, categories.0",
+               "fields": [{"field": "summary", "reason": "required"},
+                          {"field": "categories.0", "reason": "unknown or inactive category",
+                           "allowed": ["billing", "cloud_servers", ...]}]}}
+
+``fields`` appears only on validation errors (dotted paths, list indexes as numbers, ``$`` for the
+whole body); ``allowed`` only where the valid values form a closed set. Codes:
+``validation_error``, ``ticket_closed``, ``ticket_not_closed``, ``not_votable`` (400),
+``unauthorized`` (401), ``not_found`` (404), ``method_not_allowed`` (405), ``rate_limited`` (429,
+with ``Retry-After``), ``server_error`` (5xx). A rejected request stores nothing: every check runs
+before the first write.
+
+Typical use in a test::
+
+    with run_sandbox(time_scale=2 / 60) as sb:
+        httpx2.get(sb.base_url + "/v2/tickets", headers={"X-Token": sb.token})
+"""
+
+from tickets_mcp.sandbox.app import create_app
+from tickets_mcp.sandbox.config import SandboxConfig
+from tickets_mcp.sandbox.runner import RunningSandbox, SandboxHandle, run_sandbox
+
+__all__ = ["RunningSandbox", "SandboxConfig", "SandboxHandle", "create_app", "run_sandbox"]

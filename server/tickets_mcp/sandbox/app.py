@@ -1,0 +1,132 @@
+"""The Starlette application: ``/support`` (the API), ``/identity/v3`` (login), ``/_sandbox`` (admin)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from tickets_mcp.sandbox.config import SandboxConfig
+from tickets_mcp.sandbox.errors import ApiError, error_body
+from tickets_mcp.sandbox.faults import FaultSpecError
+from tickets_mcp.sandbox.gate import Gate
+from tickets_mcp.sandbox.handlers import ROUTES, read_json
+from tickets_mcp.sandbox.state import SandboxState
+from tickets_mcp.sandbox.tickets import comment_view
+
+
+def _state(request: Request) -> SandboxState:
+    return request.app.state.sandbox
+
+
+async def login(request: Request) -> Response:
+    state = _state(request)
+    token, body = state.auth.login(await read_json(request))
+    return JSONResponse(body, status_code=201, headers={"X-Subject-Token": token})
+
+
+# -- admin (no auth, never faulted, never journaled) -------------------------------------------
+
+
+async def journal(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "DELETE":
+        state.journal.clear()
+        return JSONResponse({"items": []})
+    return JSONResponse({"items": state.journal.entries()})
+
+
+async def faults(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "DELETE":
+        state.faults.clear()
+    elif request.method == "POST":
+        try:
+            plan = json.loads(await request.body() or b"null")
+            if request.query_params.get("mode") == "add":
+                state.faults.add(plan)
+            else:
+                state.faults.set(plan)
+        except (ValueError, FaultSpecError) as exc:
+            raise ApiError("validation_error", str(exc), fields=[{"field": "$", "reason": str(exc)}]) from exc
+    return JSONResponse({"rules": state.faults.describe()})
+
+
+async def support_reply(request: Request) -> Response:
+    state = _state(request)
+    body: Any = await read_json(request)
+    text = body.get("body") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text:
+        raise ApiError(
+            "validation_error", "body is required", fields=[{"field": "body", "reason": "required"}]
+        )
+    agent = body.get("agent") if isinstance(body.get("agent"), str) else None
+    number = int(request.path_params["number"])
+    return JSONResponse(comment_view(state.tickets.support_reply(number, text, agent)))
+
+
+async def reset_limits(request: Request) -> Response:
+    _state(request).limiter.reset()
+    return JSONResponse({"ok": True})
+
+
+async def health(request: Request) -> Response:
+    state = _state(request)
+    return JSONResponse({"ok": True, "tickets": state.store.count_tickets()})
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+async def on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return JSONResponse(error_body("not_found", f"No such resource: {request.url.path}"), status_code=404)
+    if exc.status_code == 405:
+        return JSONResponse(
+            error_body("method_not_allowed", f"{request.method} is not allowed on {request.url.path}"),
+            status_code=405,
+            headers=dict(exc.headers or {}),
+        )
+    code = "server_error" if exc.status_code >= 500 else "bad_request"
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+
+async def on_crash(request: Request, exc: Exception) -> Response:
+    return JSONResponse(error_body("server_error", f"Internal error: {type(exc).__name__}"), status_code=500)
+
+
+def create_app(config: SandboxConfig | None = None, *, state: SandboxState | None = None) -> Starlette:
+    """A Starlette app serving one sandbox; ``state`` lets a caller keep a handle on its data."""
+    config = config or SandboxConfig()
+    state = state or SandboxState(config)
+    app = Starlette(
+        routes=[
+            Mount("/support", routes=ROUTES),
+            Route("/identity/v3/auth/tokens", login, methods=["POST"]),
+            Route("/_sandbox/journal", journal, methods=["GET", "DELETE"]),
+            Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_sandbox/tickets/{number:int}/support-reply", support_reply, methods=["POST"]),
+            Route("/_sandbox/limits", reset_limits, methods=["DELETE"]),
+            Route("/_sandbox/health", health, methods=["GET"]),
+        ],
+        middleware=[
+            Middleware(
+                Gate, faults=state.faults, journal=state.journal, auth=state.auth, stopping=state.stopping
+            )
+        ],
+        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash},
+    )
+    app.state.sandbox = state
+    return app

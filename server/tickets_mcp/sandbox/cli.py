@@ -1,0 +1,113 @@
+"""``tickets-mcp sandbox``: serve the sandbox API until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from tickets_mcp.sandbox.config import SandboxConfig
+from tickets_mcp.sandbox.faults import FaultSpecError, parse_cli_spec
+
+log = logging.getLogger("tickets_mcp.sandbox")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sandbox",
+        help="serve the embedded sandbox of the Tickets API",
+        description="Serve an emulation of the Tickets API (demo data, rate limits, faults, journal).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = a free port)")
+    parser.add_argument("--db", metavar="PATH", help="SQLite file that keeps data across restarts")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiply every sandbox duration (e.g. 0.0333 makes the minute 2 s)",
+    )
+    parser.add_argument(
+        "--retry-after", choices=["delta", "date"], default="delta", help="Retry-After form on 429 answers"
+    )
+    parser.add_argument(
+        "--auto-reply",
+        type=float,
+        metavar="SECONDS",
+        help="add a support reply this long after each client comment",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="fault rule: JSON, KIND[,KIND] (sequence) or P:KIND[,KIND] (probability)",
+    )
+    parser.add_argument("--no-seed", action="store_true", help="do not load demo data into an empty store")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from tickets_mcp.sandbox.app import create_app
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        rules = [parse_cli_spec(spec) for spec in args.fault]
+        config = SandboxConfig(
+            host=args.host,
+            port=args.port,
+            db_path=args.db,
+            time_scale=args.time_scale,
+            retry_after_format=args.retry_after,
+            auto_reply_after=args.auto_reply,
+            seed=not args.no_seed,
+            faults=[r for spec in rules for r in (spec["rules"] if "rules" in spec else [spec])] or None,
+        )
+        app = create_app(config)
+    except (FaultSpecError, ValueError) as exc:
+        print(f"tickets-mcp sandbox: {exc}", file=sys.stderr)
+        return 2
+    state = app.state.sandbox
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        print(f"tickets-mcp sandbox: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+        state.close()
+        return 1
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    root = f"http://{host}:{port}"
+    print(
+        f"Tickets API sandbox\n"
+        f"  base URL:     {root}/support\n"
+        f"  identity URL: {root}/identity/v3\n"
+        f"  admin URL:    {root}/_sandbox\n"
+        f"  X-Token:      {config.static_tokens[0]}\n"
+        f"  service user: {config.username} / {config.password} (account {config.account_id})\n"
+        f"  data:         {args.db or 'in memory'}; Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+    )
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.stopping.set()
+        sock.close()
+        state.close()
+    return 0

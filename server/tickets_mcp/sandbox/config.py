@@ -1,0 +1,51 @@
+"""Sandbox configuration: one dataclass, every duration in seconds before the time scale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+DEMO_TOKEN = "sandbox-demo-token"
+DEMO_USERNAME = "demo-user"
+DEMO_PASSWORD = "demo-password"
+DEMO_ACCOUNT_ID = "123456"
+
+
+@dataclass
+class SandboxConfig:
+    """How a sandbox instance behaves.
+
+    ``time_scale`` multiplies every sandbox duration: the 60 s rate-limit window, the IAM token
+    lifetime and the auto-reply delay (``2 / 60`` compresses the minute to 2 s). Fault delays
+    (``timeout`` faults) are given in real seconds and are not scaled.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    db_path: str | None = None
+    time_scale: float = 1.0
+    static_tokens: tuple[str, ...] = (DEMO_TOKEN,)
+    username: str = DEMO_USERNAME
+    password: str = DEMO_PASSWORD
+    account_id: str = DEMO_ACCOUNT_ID
+    iam_token_ttl: float = 86400.0
+    creates_per_minute: int = 2
+    comments_per_minute: int = 60
+    retry_after_format: Literal["delta", "date"] = "delta"
+    auto_reply_after: float | None = None
+    seed: bool = True
+    faults: Any = None
+
+    def scaled(self, seconds: float) -> float:
+        """A sandbox duration in real seconds."""
+        return seconds * self.time_scale
+
+    def __post_init__(self) -> None:
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+        if self.retry_after_format not in ("delta", "date"):
+            raise ValueError("retry_after_format must be 'delta' or 'date'")
+        if isinstance(self.static_tokens, str):
+            self.static_tokens = (self.static_tokens,)
+        else:
+            self.static_tokens = tuple(self.static_tokens)

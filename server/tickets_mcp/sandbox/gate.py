@@ -1,0 +1,194 @@
+"""ASGI middleware in front of ``/support`` and ``/identity``: fault injection and the journal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tickets_mcp.sandbox.auth import Auth
+from tickets_mcp.sandbox.errors import error_body
+from tickets_mcp.sandbox.faults import FAULTED_PREFIXES, Fault, FaultPlan
+from tickets_mcp.sandbox.journal import Journal
+
+REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
+class Gate:
+    def __init__(
+        self, app: ASGIApp, faults: FaultPlan, journal: Journal, auth: Auth, stopping: threading.Event
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.journal = journal
+        self.auth = auth
+        self.stopping = stopping
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(FAULTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        started = time.time()
+        raw = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        principal = self.auth.identify(headers)
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        entry: dict[str, Any] = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": parse_qs(query_string, keep_blank_values=True),
+            "query_string": query_string,
+            "body": _parse_body(raw),
+            "status": None,
+            "fault": None,
+            "applied": True,
+            "auth": principal.mode if principal else None,
+        }
+        fault = self.faults.pick(scope["method"], scope["path"])
+        try:
+            if fault is None:
+                status = 0
+
+                async def watch(message: Message) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                    await send(message)
+
+                await self.app(scope, replay, watch)
+                entry["status"] = status
+            else:
+                entry["fault"] = fault.kind
+                entry["applied"] = fault.applied
+                captured = Captured()
+                if fault.applied:
+                    await self.app(scope, replay, captured.send)
+                entry["status"] = await self._answer(fault, captured, send)
+        finally:
+            self.journal.append(entry, started)
+
+    async def _answer(self, fault: Fault, captured: Captured, send: Send) -> int:
+        kind = fault.kind
+        if kind.startswith("429"):
+            headers = []
+            if kind == "429":
+                headers.append((b"retry-after", str(fault.retry_after).encode()))
+            elif kind == "429-date":
+                date = formatdate(math.ceil(time.time() + fault.retry_after), usegmt=True)
+                headers.append((b"retry-after", date.encode()))
+            body = _json_bytes(error_body("rate_limited", "Too many requests (injected fault)"))
+            return await _respond(send, 429, body, headers)
+        if kind in ("500", "502", "503", "504"):
+            status = int(kind)
+            body = _json_bytes(error_body("server_error", f"{status} {REASONS[status]} (injected fault)"))
+            return await _respond(send, status, body)
+        if kind == "timeout":
+            await self._sleep(fault.delay)
+            if fault.applied:
+                return await _respond(send, captured.status, captured.body, _extra(captured.headers))
+            body = _json_bytes(error_body("server_error", "504 Gateway Timeout (injected fault)"))
+            return await _respond(send, 504, body)
+        if kind == "malformed":
+            body = captured.body if fault.applied and len(captured.body) > 2 else b'{"items": [{"number": 1'
+            return await _respond(send, 200, body[: max(2, len(body) // 2)] + b',"\xe2\x80')
+        # drop: announce a full body, send part of it, then return without finishing.
+        status = captured.status if fault.applied and captured.status else 200
+        body = captured.body if fault.applied and captured.body else b'{"items": [], "page": 1}'
+        declared = max(len(body), 64)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(declared).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        return status
+
+    async def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(0.05, remaining))
+
+
+def _extra(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type")]
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> int:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+    return status
+
+
+def _parse_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw[:2000].decode("utf-8", "replace")
