@@ -1,1 +1,52 @@
-"""See DESIGN.md."""
+"""Typed async client of the Selectel support Tickets API v1.2.0. Knows HTTP, nothing of MCP.
+
+```python
+from tickets_mcp.api import TicketsClient, StaticToken
+
+async with TicketsClient(auth=StaticToken(token)) as client:
+    ticket = await client.get_ticket(12345)
+```
+"""
+
+from tickets_mcp.api import models
+from tickets_mcp.api.auth import IamToken, ServiceUser, StaticToken
+from tickets_mcp.api.client import TicketsClient
+from tickets_mcp.api.errors import (
+    AuthError,
+    FieldError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TicketsApiError,
+    TransportError,
+)
+from tickets_mcp.api.pacing import PacingPolicy
+from tickets_mcp.api.progress import reporting_progress
+from tickets_mcp.api.retry import RetryPolicy, parse_retry_after
+from tickets_mcp.api.routes import DEFAULT_BASE_URL, DEFAULT_IDENTITY_URL, ROUTES, Route, base_url_from_env
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_IDENTITY_URL",
+    "ROUTES",
+    "AuthError",
+    "FieldError",
+    "IamToken",
+    "InvalidRequest",
+    "NotFound",
+    "PacingPolicy",
+    "RateLimited",
+    "RetryPolicy",
+    "Route",
+    "ServerError",
+    "ServiceUser",
+    "StaticToken",
+    "TicketsApiError",
+    "TicketsClient",
+    "TransportError",
+    "base_url_from_env",
+    "models",
+    "parse_retry_after",
+    "reporting_progress",
+]

@@ -1,0 +1,235 @@
+"""The request loop: pacing, auth, one send, classification, backoff (policy in ``retry.py``).
+
+`Caller.call` sends one operation of the route table and returns its parsed answer, or raises
+one typed error. Nothing here knows the shape of a particular operation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx2
+from pydantic import ValidationError
+
+from tickets_mcp.api import pacing as _pacing
+from tickets_mcp.api.auth import Auth
+from tickets_mcp.api.errors import (
+    OUTCOME_UNKNOWN_HINT,
+    RateLimited,
+    ServerError,
+    TicketsApiError,
+    TransportError,
+    error_from_status,
+)
+from tickets_mcp.api.pacing import PacingPolicy
+from tickets_mcp.api.progress import sleep_reporting
+from tickets_mcp.api.retry import RetryPolicy, RetryState, retry_after_from_headers
+from tickets_mcp.api.routes import ROUTES, Route
+
+logger = logging.getLogger("tickets_mcp.api")
+
+T = TypeVar("T")
+
+# Failures where the request provably never left: safe to retry any method.
+NOT_SENT: tuple[type[Exception], ...] = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+
+class _Malformed(Exception):
+    """A success answer whose body is not the documented shape."""
+
+
+class Caller:
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        auth: Auth | None,
+        *,
+        credential: str,
+        retry: RetryPolicy,
+        pacing: PacingPolicy,
+    ) -> None:
+        self.http = http
+        self.auth = auth
+        self.credential = credential
+        self.retry = retry
+        self.pacing = pacing
+
+    async def call(
+        self,
+        operation: str,
+        parse: Callable[[Any], T],
+        *,
+        path: dict[str, object] | None = None,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> T:
+        route = ROUTES[operation]
+        url = route.url(**(path or {}))
+        where = f"{route.method} {url}"
+        state = RetryState(self.retry)
+        relogged = False
+        stale: str | None = None
+        while True:
+            headers = await self.auth.headers(self.http, stale=stale) if self.auth else {}
+            used_token = headers.get(self.auth.header) if self.auth else None
+            slot = await self._pace(route) if route.bucket and self.pacing.enabled else None
+            state.attempts += 1
+            try:
+                response = await self.http.request(
+                    route.method, url, params=params, json=json, headers=headers
+                )
+            except httpx2.HTTPError as exc:
+                if slot is not None:
+                    slot.done()
+                wait = self._after_transport_error(route, state, exc)
+                await self._wait(state, wait, f"{operation}: network error, retrying")
+                continue
+            if slot is not None:
+                slot.done()
+            status = response.status_code
+            logger.debug("%s %s -> %s (attempt %d)", operation, where, status, state.attempts)
+
+            if 200 <= status < 300:
+                try:
+                    return _parse(response, parse)
+                except _Malformed as exc:
+                    wait = self._failure_wait(route, state, None)
+                    if wait is None:
+                        raise ServerError(
+                            f"The answer could not be read ({exc}).",
+                            operation=operation,
+                            status=status,
+                            code="malformed_response",
+                            outcome_unknown=not route.idempotent,
+                        ) from None
+                    await self._wait(state, wait, f"{operation}: unreadable answer, retrying")
+                    continue
+
+            if status == 401 and self.auth is not None and self.auth.can_refresh and not relogged:
+                relogged, stale = True, used_token
+                state.attempts -= 1  # the replay is not a retry
+                logger.info("%s: 401, logging in again and replaying once", operation)
+                continue
+
+            retry_after = retry_after_from_headers(response.headers)
+            if status == 429:
+                state.attempts -= 1  # a 429 stored nothing (W5); it has its own count
+                state.rate_limited += 1
+                wait = retry_after if retry_after is not None else self.retry.backoff(state.rate_limited)
+                if state.can_retry_rate_limit() and state.fits(wait):
+                    logger.info("%s: 429, waiting %.2f s", operation, wait)
+                    await self._wait(state, wait, f"{operation}: rate limited, retrying")
+                    continue
+                raise error_from_status(operation, status, _body(response), retry_after=_ceil(wait))
+
+            if status >= 500:
+                wait = self._failure_wait(route, state, retry_after)
+                if wait is not None:
+                    logger.info("%s: HTTP %d, retrying in %.2f s", operation, status, wait)
+                    await self._wait(state, wait, f"{operation}: server error, retrying")
+                    continue
+                raise error_from_status(
+                    operation, status, _body(response), outcome_unknown=not route.idempotent
+                )
+            raise error_from_status(operation, status, _body(response))
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _failure_wait(self, route: Route, state: RetryState, hinted: float | None) -> float | None:
+        """The wait before retrying an ambiguous failure, or None if it must not be retried."""
+        if not route.idempotent or not state.can_retry_failure():
+            return None
+        wait = hinted if hinted is not None else self.retry.backoff(state.attempts)
+        return wait if state.fits(wait) else None
+
+    def _after_transport_error(self, route: Route, state: RetryState, exc: httpx2.HTTPError) -> float:
+        """The wait before a retry, or raise the typed error."""
+        name = route.name
+        kind = type(exc).__name__
+        if isinstance(exc, NOT_SENT):
+            wait = self.retry.backoff(state.attempts) if state.can_retry_failure() else None
+            if wait is not None and state.fits(wait):
+                logger.info("%s: %s before sending, retrying in %.2f s", name, kind, wait)
+                return wait
+            raise TransportError(
+                f"Could not reach the Tickets API ({kind}) after {state.attempts} attempt(s); nothing "
+                "was sent, so it is safe to try again later.",
+                operation=name,
+                status=None,
+                sent=False,
+            ) from None
+        if not isinstance(exc, httpx2.TransportError) or isinstance(
+            exc, httpx2.UnsupportedProtocol | httpx2.LocalProtocolError | httpx2.ProxyError
+        ):
+            raise TransportError(
+                f"The request could not be made ({kind}); check the base URL.",
+                operation=name,
+                status=None,
+                sent=False,
+            ) from None
+        wait = self._failure_wait(route, state, None)
+        if wait is not None:
+            logger.info("%s: %s, retrying in %.2f s", name, kind, wait)
+            return wait
+        if route.idempotent:
+            message = f"The Tickets API did not answer ({kind}) after {state.attempts} attempt(s); try later."
+        else:
+            message = f"The connection failed after the request was sent ({kind}). {OUTCOME_UNKNOWN_HINT}"
+        raise TransportError(
+            message, operation=name, status=None, sent=True, outcome_unknown=not route.idempotent
+        ) from None
+
+    async def _wait(self, state: RetryState, seconds: float, message: str) -> None:
+        state.waited += seconds
+        await sleep_reporting(seconds, message)
+
+    async def _pace(self, route: Route) -> _pacing.Slot:
+        assert route.bucket is not None
+        window = _pacing.window_for(self.credential, route.bucket, self.pacing)
+        limit = self.pacing.limit(route.bucket)
+        what = "ticket creations" if route.bucket == "create" else "comments"
+
+        async def on_wait(seconds: float) -> None:
+            logger.info("%s: pacing, waiting %.2f s for a free slot", route.name, seconds)
+            await sleep_reporting(seconds, f"{route.name}: waiting for the rate limit ({limit} {what})")
+
+        got = await _pacing.acquire(window, on_wait=on_wait, max_wait=self.pacing.max_wait)
+        if isinstance(got, _pacing.Slot):
+            return got
+        raise RateLimited(
+            f"At most {limit} {what} per {self.pacing.window_seconds:.0f} s for this credential; the next "
+            f"slot is free in {got:.0f} s. Nothing was sent; try again then.",
+            operation=route.name,
+            status=None,
+            code="rate_limited",
+            sent=False,
+            retry_after=_ceil(got),
+        )
+
+
+def _ceil(seconds: float) -> float:
+    """Round a wait up to a tenth of a second (never tell anyone to come back too early)."""
+    return float(int(seconds * 10 + 0.999999)) / 10
+
+
+def _parse(response: httpx2.Response, parse: Callable[[Any], T]) -> T:
+    try:
+        data = response.json() if response.content else None
+    except ValueError:
+        raise _Malformed("not JSON") from None
+    try:
+        return parse(data)
+    except (ValidationError, ValueError, TypeError, KeyError) as exc:
+        raise _Malformed(f"unexpected shape: {type(exc).__name__}") from None
+
+
+def _body(response: httpx2.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000] if response.text else None
+
+
+__all__ = ["Caller", "TicketsApiError"]
