@@ -1,8 +1,7 @@
 """Pydantic models of the Tickets API v1.2.0 (reference §5 and §6).
 
 Requests are strict: the bounds written here are the documented ones, checked before anything is
-sent. Where the v2 create body shows no bounds, the v1 bounds of the same field are borrowed
-(summary 1..255, comment 1..50000, at most 10 files per comment) and marked so.
+sent (the v2 create body shows none; see `CreateTicketRequest` for the few applied to it).
 
 Responses are tolerant: every response model keeps unknown fields (``extra="allow"``), every
 field but the identifier is optional, enum-like values are plain ``str`` (the real ``status`` has
@@ -70,9 +69,14 @@ class CategoryFieldItem(_Request):
 
 
 class CreateTicketRequest(_Request):
-    """Body of ``POST /v2/tickets``. The API requires the arrays; the client sends [] for them."""
+    """Body of ``POST /v2/tickets``. The API requires the arrays; the client sends [] for them.
 
-    summary: Summary
+    No bounds are documented for the v2 body: a summary must not be empty, a comment is bounded
+    like every other comment (1..50000), at most 10 files go on one comment (reference §3), and at
+    least one category is needed to route a ticket.
+    """
+
+    summary: NonEmpty
     categories: list[NonEmpty] = Field(min_length=1)
     access_level: AccessLevel = "account_users"
     comment_body: Body | None = None

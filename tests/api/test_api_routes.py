@@ -1,0 +1,70 @@
+"""The route table: 20 operations, one place for every method and path."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from tickets_mcp.api import DEFAULT_BASE_URL, ROUTES, TicketsClient, base_url_from_env
+
+NAMES = {
+    "create_ticket", "search_tickets", "count_tickets", "get_ticket", "update_ticket", "close_ticket",
+    "reopen_ticket", "rate_ticket", "create_ticket_legacy", "list_tickets_legacy", "get_ticket_legacy",
+    "update_ticket_legacy", "add_comment", "list_comments", "get_comment", "rate_comment", "list_topics",
+    "list_categories", "get_category_fields", "list_products",
+}  # fmt: skip
+
+
+def test_all_twenty_operations() -> None:
+    assert set(ROUTES) == NAMES
+    assert all(name == route.name for name, route in ROUTES.items())
+
+
+def test_every_operation_has_a_client_method() -> None:
+    for name in ROUTES:
+        assert inspect.iscoroutinefunction(getattr(TicketsClient, name)), name
+
+
+def test_only_the_create_path_was_seen() -> None:
+    seen = [r.name for r in ROUTES.values() if r.path_status == "seen"]
+    assert seen == ["create_ticket"]
+    assert {r.name for r in ROUTES.values() if r.path_status == "code"} == {
+        "list_tickets_legacy",
+        "list_comments",
+    }
+
+
+def test_writes_and_buckets() -> None:
+    idempotent = {r.name for r in ROUTES.values() if r.idempotent}
+    assert all(ROUTES[n].method == "GET" or n.startswith("update_") for n in idempotent)
+    never_resent = {"create_ticket", "create_ticket_legacy", "add_comment", "close_ticket", "reopen_ticket"}
+    assert not never_resent & idempotent
+    assert not {"rate_ticket", "rate_comment"} & idempotent
+    assert {r.name: r.bucket for r in ROUTES.values() if r.bucket} == {
+        "create_ticket": "create",
+        "create_ticket_legacy": "create",
+        "add_comment": "comment",
+    }
+
+
+def test_deprecated_are_the_documented_five() -> None:
+    deprecated = {r.name for r in ROUTES.values() if r.deprecated}
+    assert deprecated == {
+        "create_ticket_legacy", "list_tickets_legacy", "get_ticket_legacy", "update_ticket_legacy", "list_topics"
+    }  # fmt: skip
+
+
+def test_url_fills_and_escapes_placeholders() -> None:
+    assert ROUTES["get_ticket"].url(number=42) == "/v2/tickets/42"
+    assert ROUTES["add_comment"].url(ticket_number=7) == "/tickets/7/comments"
+    assert ROUTES["get_category_fields"].url(category="../x y") == "/v2/categories/..%2Fx%20y/fields"
+
+
+def test_base_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SELECTEL_TICKETS_URL", raising=False)
+    assert base_url_from_env() == DEFAULT_BASE_URL == "https://api.selectel.ru/support"
+    monkeypatch.setenv("SELECTEL_TICKETS_URL", "http://127.0.0.1:9/support")
+    assert base_url_from_env() == "http://127.0.0.1:9/support"
+    monkeypatch.setenv("SELECTEL_TICKETS_URL", "  ")
+    assert base_url_from_env() == DEFAULT_BASE_URL
