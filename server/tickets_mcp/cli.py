@@ -1,32 +1,176 @@
-"""Command line: argument parsing → settings → run (stdio | http | sandbox | demo | doctor)."""
+"""Command line: argument parsing → settings → run (stdio | http | sandbox | demo | doctor).
+
+Exit codes: 0 success; 1 a check failed (doctor, demo); 2 bad configuration or usage
+(missing credentials, invalid setting). Logs go to stderr only: in stdio mode stdout is the protocol.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 from tickets_mcp import __version__
+
+EPILOG = """\
+modes:
+  tickets-mcp                      serve MCP over stdio (needs credentials)
+  tickets-mcp --sandbox            serve MCP over stdio against the embedded sandbox (no credentials)
+  tickets-mcp --transport http     serve streamable HTTP on 127.0.0.1:8000/mcp (/healthz answers)
+  tickets-mcp sandbox --port 8765  run only the sandbox Tickets API
+  tickets-mcp demo                 a scripted assistant session against the sandbox
+  tickets-mcp doctor               check settings and credentials
+
+credentials (any one):
+  SELECTEL_TOKEN                   static token (X-Token)
+  SELECTEL_IAM_TOKEN               IAM token (X-Auth-Token)
+  SELECTEL_USERNAME, SELECTEL_PASSWORD, SELECTEL_ACCOUNT_ID   service user (Keystone login)
+  SELECTEL_TICKETS_URL             API base URL (default https://api.selectel.ru/support)
+
+exit codes: 0 ok, 1 a check failed, 2 bad configuration or usage
+"""
+
+# Flag name → Settings field; store_true flags only override when given.
+_FLAGS: dict[str, dict[str, Any]] = {
+    "--sandbox": {"action": "store_true", "default": None, "help": "use the embedded sandbox API"},
+    "--read-only": {"action": "store_true", "default": None, "help": "list and serve read tools only"},
+    "--require-consent": {
+        "action": "store_true",
+        "default": None,
+        "help": "refuse consent-gated writes when the client cannot ask the user",
+    },
+    "--toolsets": {"help": "comma list of tickets,comments,catalog,legacy or all"},
+    "--language": {"choices": ["en", "ru"], "help": "language of localized names"},
+    "--transport": {"choices": ["stdio", "http"], "help": "stdio (default) or streamable http"},
+    "--host": {"help": "HTTP bind address (default 127.0.0.1)"},
+    "--port": {"type": int, "help": "HTTP port (default 8000)"},
+    "--stateless": {"action": "store_true", "default": None, "help": "stateless streamable HTTP"},
+    "--token-budget": {"type": int, "help": "token budget of one tool result (default 8000)"},
+    "--poll-interval": {"type": float, "help": "seconds between polls of subscribed threads (default 60)"},
+    "--calls-per-minute": {"type": int, "help": "tool calls allowed per session per minute (0 = off)"},
+    "--log-level": {"help": "DEBUG, INFO, WARNING (default) or ERROR"},
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tickets-mcp",
         description="MCP server for the Selectel / Servercore support Tickets API.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tickets-mcp {__version__}")
+    for flag, options in _FLAGS.items():
+        parser.add_argument(flag, **options)
     sub = parser.add_subparsers(dest="command")
     from tickets_mcp.sandbox.cli import add_parser as add_sandbox_parser
 
     add_sandbox_parser(sub)
+    sub.add_parser("demo", help="run a scripted assistant session against the sandbox")
+    sub.add_parser("doctor", help="check settings and credentials")
     return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = [flag[2:].replace("-", "_") for flag in _FLAGS]
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def load_settings(args: argparse.Namespace) -> Any:
+    """Settings from flags, then environment, then defaults; exits 2 with a clear message."""
+    from pydantic import ValidationError
+
+    from tickets_mcp.settings import Settings
+
+    try:
+        return Settings(**_overrides(args))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        print(f"tickets-mcp: invalid configuration: {problems}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def configure_logging(level: str, secrets: list[str]) -> None:
+    """stderr only, redacted, and quiet HTTP libraries (httpx logs every URL at INFO)."""
+    from tickets_mcp.tools.safety import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "uvicorn.access", "mcp.server.lowlevel.server"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+@contextlib.contextmanager
+def resolved_settings(settings: Any) -> Iterator[Any]:
+    """Start the embedded sandbox when asked and point the settings at it."""
+    if not settings.sandbox:
+        yield settings
+        return
+    from pydantic import SecretStr
+
+    from tickets_mcp.sandbox import run_sandbox
+
+    with run_sandbox() as sb:
+        print(
+            f"tickets-mcp: sandbox mode: serving the embedded Tickets API sandbox at {sb.base_url} "
+            "with demo data; no real tickets are touched.",
+            file=sys.stderr,
+        )
+        yield settings.model_copy(
+            update={"token": SecretStr(sb.token), "base_url": sb.base_url, "identity_url": sb.identity_url}
+        )
+
+
+def serve(settings: Any) -> int:
+    if settings.auth_mode == "none":
+        print(
+            "tickets-mcp: no Tickets API credentials. Set SELECTEL_TOKEN (static token), or SELECTEL_IAM_TOKEN, "
+            "or SELECTEL_USERNAME + SELECTEL_PASSWORD + SELECTEL_ACCOUNT_ID (service user); "
+            "or run `tickets-mcp --sandbox` to try it against the embedded sandbox.",
+            file=sys.stderr,
+        )
+        return 2
+    with resolved_settings(settings) as ready:
+        from tickets_mcp.tools.app import build_server
+
+        server = build_server(ready)
+        if ready.transport == "http":
+            from tickets_mcp.http import run_http
+
+            run_http(server, ready)
+        else:
+            server.run()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "sandbox":
-        from tickets_mcp.sandbox.cli import run as run_sandbox
+        from tickets_mcp.sandbox.cli import run as run_sandbox_cli
 
-        return run_sandbox(args)
-    parser.print_help(sys.stderr)
-    return 2
+        return run_sandbox_cli(args)
+    settings = load_settings(args)
+    configure_logging(settings.log_level, settings.secrets())
+    try:
+        if args.command == "demo":
+            from tickets_mcp.demo import run_demo
+
+            return run_demo(settings)
+        if args.command == "doctor":
+            from tickets_mcp.doctor import run_doctor
+
+            return run_doctor(settings)
+        return serve(settings)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,80 @@
+"""Streamable HTTP: loopback by default, Host/Origin checks always on, optional bearer token, /healthz.
+
+The SDK turns DNS-rebinding protection on only for loopback binds and leaves it off otherwise, so
+the transport security settings are always passed explicitly here.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from tickets_mcp.settings import Settings
+    from tickets_mcp.tools.app import TicketsServer
+
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+PUBLIC_PATHS = ("/healthz",)
+
+
+def transport_security(settings: Settings) -> Any:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts = {f"{settings.host}:*", settings.host, *(f"{h}:*" for h in LOOPBACK), *LOOPBACK}
+    origins = {f"http://{h}:*" for h in LOOPBACK} | set(settings.allowed_origins)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts), allowed_origins=sorted(origins)
+    )
+
+
+class BearerGuard:
+    """Require `Authorization: Bearer <TICKETS_MCP_HTTP_TOKEN>` on every path but /healthz."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") not in PUBLIC_PATHS:
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self._expected):
+                response = JSONResponse(
+                    {
+                        "error": "unauthorized",
+                        "message": "send Authorization: Bearer <TICKETS_MCP_HTTP_TOKEN>",
+                    },
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def build_http_app(server: TicketsServer, settings: Settings) -> Starlette | BearerGuard:
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_: Any) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = server.streamable_http_app(
+        stateless_http=settings.stateless,
+        transport_security=transport_security(settings),
+        host=settings.host,
+    )
+    if settings.http_token is not None:
+        return BearerGuard(app, settings.http_token.get_secret_value())
+    return app
+
+
+def run_http(server: TicketsServer, settings: Settings) -> None:
+    import uvicorn
+
+    app = build_http_app(server, settings)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), access_log=False
+    )

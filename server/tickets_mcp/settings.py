@@ -1,0 +1,143 @@
+"""One validated Settings object: flags override environment, environment overrides defaults.
+
+Every setting has one environment variable; the CLI maps its flags onto the same field names
+(see `cli.py`), so the README's configuration table is this class.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TOOLSETS: tuple[str, ...] = ("tickets", "comments", "catalog", "legacy")
+DEFAULT_TOOLSETS: tuple[str, ...] = ("tickets", "comments", "catalog")
+DEFAULT_BASE_URL = "https://api.selectel.ru/support"
+DEFAULT_IDENTITY_URL = "https://cloud.api.selcloud.ru/identity/v3"
+
+AuthMode = Literal["static", "iam", "service_user", "sandbox", "none"]
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Configuration of tickets-mcp. Secrets are SecretStr: they never print."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
+
+    # Credentials (any one mode) and endpoints.
+    token: SecretStr | None = Field(None, validation_alias=_env("token", "SELECTEL_TOKEN"))
+    iam_token: SecretStr | None = Field(None, validation_alias=_env("iam_token", "SELECTEL_IAM_TOKEN"))
+    username: str | None = Field(None, validation_alias=_env("username", "SELECTEL_USERNAME"))
+    password: SecretStr | None = Field(None, validation_alias=_env("password", "SELECTEL_PASSWORD"))
+    account_id: str | None = Field(None, validation_alias=_env("account_id", "SELECTEL_ACCOUNT_ID"))
+    base_url: str = Field(DEFAULT_BASE_URL, validation_alias=_env("base_url", "SELECTEL_TICKETS_URL"))
+    identity_url: str = Field(
+        DEFAULT_IDENTITY_URL, validation_alias=_env("identity_url", "SELECTEL_IDENTITY_URL")
+    )
+
+    # Modes.
+    sandbox: bool = Field(False, validation_alias=_env("sandbox", "TICKETS_MCP_SANDBOX"))
+    read_only: bool = Field(False, validation_alias=_env("read_only", "TICKETS_MCP_READ_ONLY"))
+    toolsets: tuple[str, ...] = Field(
+        DEFAULT_TOOLSETS, validation_alias=_env("toolsets", "TICKETS_MCP_TOOLSETS")
+    )
+    language: Literal["en", "ru"] = Field("en", validation_alias=_env("language", "TICKETS_MCP_LANGUAGE"))
+    require_consent: bool = Field(
+        False, validation_alias=_env("require_consent", "TICKETS_MCP_REQUIRE_CONSENT")
+    )
+
+    # Transport.
+    transport: Literal["stdio", "http"] = Field(
+        "stdio", validation_alias=_env("transport", "TICKETS_MCP_TRANSPORT")
+    )
+    host: str = Field("127.0.0.1", validation_alias=_env("host", "TICKETS_MCP_HOST"))
+    port: int = Field(8000, ge=0, le=65535, validation_alias=_env("port", "TICKETS_MCP_PORT"))
+    stateless: bool = Field(False, validation_alias=_env("stateless", "TICKETS_MCP_STATELESS"))
+    http_token: SecretStr | None = Field(None, validation_alias=_env("http_token", "TICKETS_MCP_HTTP_TOKEN"))
+    allowed_origins: tuple[str, ...] = Field(
+        (), validation_alias=_env("allowed_origins", "TICKETS_MCP_ALLOWED_ORIGINS")
+    )
+
+    # Limits and budgets.
+    token_budget: int = Field(
+        8000, ge=500, le=100_000, validation_alias=_env("token_budget", "TICKETS_MCP_TOKEN_BUDGET")
+    )
+    catalog_ttl: float = Field(300.0, ge=0, validation_alias=_env("catalog_ttl", "TICKETS_MCP_CATALOG_TTL"))
+    poll_interval: float = Field(
+        60.0, gt=0, validation_alias=_env("poll_interval", "TICKETS_MCP_POLL_INTERVAL")
+    )
+    calls_per_minute: int = Field(
+        120, ge=0, validation_alias=_env("calls_per_minute", "TICKETS_MCP_CALLS_PER_MINUTE")
+    )
+    creates_per_minute: int = Field(
+        2, ge=1, validation_alias=_env("creates_per_minute", "TICKETS_MCP_CREATES_PER_MINUTE")
+    )
+    comments_per_minute: int = Field(
+        60, ge=1, validation_alias=_env("comments_per_minute", "TICKETS_MCP_COMMENTS_PER_MINUTE")
+    )
+    retry_budget: float = Field(30.0, ge=0, validation_alias=_env("retry_budget", "TICKETS_MCP_RETRY_BUDGET"))
+    dedup_window: float = Field(
+        600.0, ge=0, validation_alias=_env("dedup_window", "TICKETS_MCP_DEDUP_WINDOW")
+    )
+    connect_timeout: float = Field(
+        5.0, gt=0, validation_alias=_env("connect_timeout", "TICKETS_MCP_CONNECT_TIMEOUT")
+    )
+    read_timeout: float = Field(30.0, gt=0, validation_alias=_env("read_timeout", "TICKETS_MCP_READ_TIMEOUT"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", validation_alias=_env("log_level", "TICKETS_MCP_LOG_LEVEL")
+    )
+
+    @field_validator("toolsets", "allowed_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("toolsets")
+    @classmethod
+    def _known_toolsets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "all" in value:
+            return TOOLSETS
+        unknown = [name for name in value if name not in TOOLSETS]
+        if unknown:
+            raise ValueError(
+                f"unknown toolset(s) {', '.join(unknown)}; choose from {', '.join(TOOLSETS)} or all"
+            )
+        return tuple(name for name in TOOLSETS if name in value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _service_user_complete(self) -> Settings:
+        given = [self.username is not None, self.password is not None, self.account_id is not None]
+        if any(given) and not all(given):
+            raise ValueError(
+                "a service user needs all of SELECTEL_USERNAME, SELECTEL_PASSWORD and SELECTEL_ACCOUNT_ID"
+            )
+        return self
+
+    @property
+    def auth_mode(self) -> AuthMode:
+        """Which credential is used; the first configured wins (sandbox, static, IAM, service user)."""
+        if self.sandbox:
+            return "sandbox"
+        if self.token is not None:
+            return "static"
+        if self.iam_token is not None:
+            return "iam"
+        if self.username is not None:
+            return "service_user"
+        return "none"
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the redacting log filter."""
+        values = [self.token, self.iam_token, self.password, self.http_token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

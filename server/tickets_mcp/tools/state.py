@@ -1,0 +1,127 @@
+"""Server state held by the lifespan: one TicketsClient, the catalog cache, the per-session limiter."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from tickets_mcp.api import (
+    IamToken,
+    PacingPolicy,
+    RetryPolicy,
+    ServiceUser,
+    StaticToken,
+    TicketsClient,
+)
+from tickets_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from tickets_mcp.tools.watch import ThreadWatcher
+
+
+class MissingCredentials(RuntimeError):
+    """No credential is configured and the sandbox is off."""
+
+
+def build_auth(settings: Settings) -> StaticToken | IamToken | ServiceUser:
+    mode = settings.auth_mode
+    if mode in ("static", "sandbox") and settings.token is not None:
+        return StaticToken(settings.token)
+    if mode == "iam" and settings.iam_token is not None:
+        return IamToken(settings.iam_token)
+    if mode == "service_user" and settings.username and settings.password and settings.account_id:
+        return ServiceUser(
+            settings.username, settings.password, settings.account_id, identity_url=settings.identity_url
+        )
+    raise MissingCredentials(
+        "no Tickets API credentials: set SELECTEL_TOKEN, or SELECTEL_IAM_TOKEN, or SELECTEL_USERNAME + "
+        "SELECTEL_PASSWORD + SELECTEL_ACCOUNT_ID; or run with --sandbox to try the embedded sandbox"
+    )
+
+
+def build_client(settings: Settings) -> TicketsClient:
+    """The one TicketsClient of a server, configured from the settings."""
+    return TicketsClient(
+        settings.base_url,
+        build_auth(settings),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retry=RetryPolicy(budget=settings.retry_budget),
+        pacing=PacingPolicy(
+            creates_per_minute=settings.creates_per_minute,
+            comments_per_minute=settings.comments_per_minute,
+        ),
+        dedup_window=settings.dedup_window,
+    )
+
+
+class CatalogCache:
+    """Categories, category fields and products, cached with a TTL (they change rarely)."""
+
+    def __init__(self, client: TicketsClient, ttl: float) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = anyio.Lock()
+
+    async def _get(self, key: Hashable, load: Any) -> Any:
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        async with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self._ttl:
+                return hit[1]
+            value = await load()
+            self._entries[key] = (time.monotonic(), value)
+            return value
+
+    async def categories(self) -> list[Any]:
+        return await self._get("categories", lambda: self._client.list_categories())
+
+    async def fields(self, category: str) -> list[Any]:
+        return await self._get(("fields", category), lambda: self._client.get_category_fields(category))
+
+    async def products(self, parent: str | None = None) -> list[Any]:
+        return await self._get(("products", parent), lambda: self._client.list_products(parent=parent))
+
+
+class SessionLimiter:
+    """Sliding-window limit on tool calls per session, apart from the upstream 429 handling.
+
+    A looping agent is stopped here before it burns the account's API quota. 0 disables it.
+    """
+
+    def __init__(self, calls_per_minute: int, window: float = 60.0) -> None:
+        self.limit = calls_per_minute
+        self.window = window
+        self._calls: dict[Hashable, deque[float]] = {}
+
+    def check(self, key: Hashable) -> float | None:
+        """Record a call; return None if allowed, else the seconds until the next call is allowed."""
+        if self.limit <= 0:
+            return None
+        now = time.monotonic()
+        calls = self._calls.setdefault(key, deque())
+        while calls and now - calls[0] >= self.window:
+            calls.popleft()
+        if len(calls) >= self.limit:
+            return self.window - (now - calls[0])
+        calls.append(now)
+        return None
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    client: TicketsClient
+    catalog: CatalogCache
+    limiter: SessionLimiter
+    watcher: ThreadWatcher | None = None
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,152 @@
+"""Thread subscriptions: poll watched tickets and notify when support replies.
+
+Both protocol eras are served:
+- 2025-11-25 clients send `resources/subscribe {uri}`; the session gets
+  `notifications/resources/updated` on that session;
+- 2026-07-28 clients open `subscriptions/listen` with `resource_subscriptions`; the SDK's
+  `ListenHandler` streams `ResourceUpdated` events published on the server's bus. We wrap the
+  handler only to learn which tickets to poll while the stream is open.
+
+One poller per server lifespan checks each watched ticket every `poll_interval` seconds
+(`TICKETS_MCP_POLL_INTERVAL`, default 60) with one `list_comments` call, and notifies when a
+support comment newer than the last one seen appears. Polling errors are logged, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp.server.context import ServerRequestContext
+from mcp.server.subscriptions import ListenHandler, ResourceUpdated
+from mcp.types import (
+    EmptyResult,
+    SubscribeRequestParams,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
+    UnsubscribeRequestParams,
+)
+
+from tickets_mcp.api import TicketsApiError
+from tickets_mcp.tools.views import as_dict
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+    from tickets_mcp.tools.state import AppState
+
+log = logging.getLogger("tickets_mcp.watch")
+_TICKET_URI = re.compile(r"^tickets://(\d+)(?:\?.*)?$")
+
+
+def ticket_number(uri: str) -> int | None:
+    match = _TICKET_URI.match(uri)
+    return int(match.group(1)) if match else None
+
+
+class ThreadWatcher:
+    """Watched ticket URIs → who to tell; polls and notifies."""
+
+    def __init__(self, state: AppState, server: MCPServer[Any]) -> None:
+        self._state = state
+        self._server = server
+        self.sessions: dict[str, set[Any]] = defaultdict(set)  # legacy subscribers per URI
+        self.listeners: dict[str, int] = defaultdict(int)  # open listen streams per URI
+        self.last_seen: dict[int, int] = {}  # ticket number -> newest support comment id seen
+        self._wake = anyio.Event()
+
+    def uris(self) -> set[str]:
+        return {u for u, s in self.sessions.items() if s} | {u for u, n in self.listeners.items() if n > 0}
+
+    async def _latest_support_comment(self, number: int) -> int:
+        comments = [as_dict(c) for c in await self._state.client.list_comments(number)]
+        ids = [int(c["id"]) for c in comments if not c.get("is_client_author")]
+        return max(ids, default=0)
+
+    async def watch(self, uri: str) -> None:
+        number = ticket_number(uri)
+        if number is not None and number not in self.last_seen:
+            try:
+                self.last_seen[number] = await self._latest_support_comment(number)
+            except TicketsApiError as exc:
+                log.warning("cannot read ticket %s for a subscription: %s", number, exc.message)
+                self.last_seen[number] = 0
+        self._wake.set()
+
+    async def poll_once(self) -> list[str]:
+        """Check every watched ticket once; notify and return the URIs that changed."""
+        changed = []
+        for uri in sorted(self.uris()):
+            number = ticket_number(uri)
+            if number is None:
+                continue
+            try:
+                latest = await self._latest_support_comment(number)
+            except TicketsApiError as exc:
+                log.warning("polling ticket %s failed: %s", number, exc.message)
+                continue
+            if latest > self.last_seen.get(number, 0):
+                self.last_seen[number] = latest
+                changed.append(uri)
+                await self._notify(uri)
+        return changed
+
+    async def _notify(self, uri: str) -> None:
+        await self._server._subscriptions.publish(ResourceUpdated(uri=uri))
+        for session in list(self.sessions.get(uri, ())):
+            try:
+                await session.send_resource_updated(uri)
+            except Exception:  # a closed session: forget it
+                self.sessions[uri].discard(session)
+
+    async def run(self) -> None:
+        interval = self._state.settings.poll_interval
+        while True:
+            if not self.uris():
+                self._wake = anyio.Event()
+                await self._wake.wait()
+            await anyio.sleep(interval)
+            await self.poll_once()
+
+
+def install_subscriptions(server: MCPServer[AppState]) -> None:
+    """Serve resources/subscribe (2025-11-25) and subscriptions/listen (2026-07-28) for ticket threads."""
+    lowlevel = server._lowlevel_server
+    listen = ListenHandler(server._subscriptions)
+
+    def watcher(ctx: ServerRequestContext[AppState]) -> ThreadWatcher:
+        assert ctx.lifespan_context.watcher is not None
+        return ctx.lifespan_context.watcher
+
+    async def subscribe(ctx: ServerRequestContext[AppState], params: SubscribeRequestParams) -> EmptyResult:
+        w = watcher(ctx)
+        w.sessions[params.uri].add(ctx.session)
+        await w.watch(params.uri)
+        return EmptyResult()
+
+    async def unsubscribe(
+        ctx: ServerRequestContext[AppState], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        watcher(ctx).sessions[params.uri].discard(ctx.session)
+        return EmptyResult()
+
+    async def listen_and_watch(
+        ctx: ServerRequestContext[AppState], params: SubscriptionsListenRequestParams
+    ) -> SubscriptionsListenResult:
+        w = watcher(ctx)
+        uris = [u for u in params.notifications.resource_subscriptions or [] if ticket_number(u) is not None]
+        for uri in uris:
+            w.listeners[uri] += 1
+            await w.watch(uri)
+        try:
+            return await listen(ctx, params)
+        finally:
+            for uri in uris:
+                w.listeners[uri] -= 1
+
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+    lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_and_watch)
