@@ -77,13 +77,17 @@ def test_long_upstream_messages_are_clipped() -> None:
 
 @pytest.mark.parametrize(
     "auth",
-    [StaticToken(SECRET), IamToken(SECRET), ServiceUser("bob", SECRET, "123", "http://id.invalid/identity/v3")],
+    [
+        StaticToken(SECRET),
+        IamToken(SECRET),
+        ServiceUser("bob", SECRET, "123", "http://id.invalid/identity/v3"),
+    ],
     ids=["static", "iam", "service_user"],
 )
 def test_secrets_never_in_repr(auth: object) -> None:
     assert SECRET not in repr(auth) and SECRET not in str(auth)
     assert SECRET not in repr(TicketsClient("https://x.invalid/support", auth))  # type: ignore[arg-type]
-    assert SECRET not in getattr(auth, "identity")
+    assert SECRET not in auth.identity
 
 
 def test_modes() -> None:
@@ -140,7 +144,9 @@ async def test_static_token_never_logged(caplog: pytest.LogCaptureFixture) -> No
         assert request.headers["X-Token"] == SECRET
         return httpx2.Response(401, json={"error": {"code": "unauthorized", "message": "Bad token"}})
 
-    async with TicketsClient("https://x.invalid/support", StaticToken(SECRET), transport=httpx2.MockTransport(handler)) as c:
+    async with TicketsClient(
+        "https://x.invalid/support", StaticToken(SECRET), transport=httpx2.MockTransport(handler)
+    ) as c:
         with pytest.raises(AuthError) as info:
             await c.get_ticket(1)
     assert info.value.status == 401 and "token" in info.value.message

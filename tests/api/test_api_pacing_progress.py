@@ -84,7 +84,9 @@ async def test_pacing_over_max_wait_raises_without_sending() -> None:
 
     policy = PacingPolicy(comments_per_minute=1, window_seconds=60, max_wait=1.0)
     transport = httpx2.MockTransport(handler)
-    async with TicketsClient("https://x.invalid/support", StaticToken("t"), transport=transport, pacing=policy) as c:
+    async with TicketsClient(
+        "https://x.invalid/support", StaticToken("t"), transport=transport, pacing=policy
+    ) as c:
         await c.add_comment(1, body="one")
         with pytest.raises(RateLimited) as info:
             await c.add_comment(1, body="two")
