@@ -1,0 +1,136 @@
+"""Errors an agent can act on, progress during waits, consent modes, language, legacy tools, prompts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from tickets_mcp.sandbox import SandboxHandle, run_sandbox
+from tickets_mcp.tools.app import build_server
+
+from .conftest import make_settings, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def faulty(sandbox: SandboxHandle) -> Iterator[SandboxHandle]:
+    yield sandbox
+    sandbox.clear_faults()
+
+
+async def test_rate_limit_past_budget_says_when_to_come_back(faulty: SandboxHandle, era: str) -> None:
+    faulty.set_faults({"sequence": [{"kind": "429", "retry_after": 31}], "methods": ["POST"]})
+    server = build_server(make_settings(faulty, retry_budget=1))
+    async with Client(server, mode=era) as c:
+        result = await c.call_tool("add_comment", {"number": 2401006, "body": "Any news on the node group?"})
+    assert result.is_error
+    assert "retry after 31 s" in text_of(result)
+    assert result.structured_content["retry_after_seconds"] == 31
+
+
+async def test_progress_is_reported_while_backing_off(faulty: SandboxHandle, era: str) -> None:
+    faulty.set_faults({"sequence": ["429", "503"], "methods": ["GET"]})
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(p: float, total: float | None, message: str | None) -> None:
+        progress.append((p, total, message))
+
+    server = build_server(make_settings(faulty))
+    async with Client(server, mode=era) as c:
+        result = await c.call_tool("search_tickets", {"q": "backup"}, progress_callback=on_progress)
+    assert not result.is_error
+    assert progress and any("wait" in (m or "").lower() or "retry" in (m or "").lower() for *_, m in progress)
+
+
+async def test_server_errors_on_writes_are_not_repeated(faulty: SandboxHandle) -> None:
+    faulty.clear_journal()
+    faulty.set_faults({"sequence": [{"kind": "502", "applied": True}], "methods": ["POST"]})
+    server = build_server(make_settings(faulty))
+    async with Client(server) as c:
+        result = await c.call_tool("add_comment", {"number": 2401011, "body": "Lag is 20 minutes now."})
+    posts = [e for e in faulty.journal() if e["method"] == "POST"]
+    assert len(posts) == 1
+    assert result.is_error and result.structured_content["code"] == "outcome_unknown"
+    assert "list_comments" in text_of(result)
+
+
+async def test_require_consent_refuses_without_elicitation(sandbox: SandboxHandle) -> None:
+    sandbox.clear_journal()
+    server = build_server(make_settings(sandbox, require_consent=True))
+    async with Client(server) as c:  # no elicitation callback: the client cannot ask
+        result = await c.call_tool("rate_ticket", {"number": 2401007, "score": 9})
+    assert result.structured_content["sent"] is False and "--require-consent" in text_of(result)
+    assert sandbox.journal() == []
+
+
+async def test_without_elicitation_the_default_is_to_proceed() -> None:
+    with run_sandbox() as sb:
+        server = build_server(make_settings(sb))
+        async with Client(server) as c:
+            result = await c.call_tool("close_ticket", {"number": 2401006})
+        assert result.structured_content["sent"] is True
+        assert [e["path"] for e in sb.journal() if e["method"] == "POST"] == [
+            "/support/tickets/2401006/close"
+        ]
+
+
+async def test_language_ru_shows_russian_names(sandbox: SandboxHandle) -> None:
+    server = build_server(make_settings(sandbox, language="ru"))
+    async with Client(server) as c:
+        result = await c.call_tool("list_categories", {})
+    names = {i["key"]: i["name"] for i in result.structured_content["items"]}
+    assert names["cloud_servers"] == "Облачные серверы"
+
+
+async def test_catalog_is_cached_with_a_ttl(sandbox: SandboxHandle) -> None:
+    server = build_server(make_settings(sandbox, catalog_ttl=300))
+    async with Client(server) as c:
+        sandbox.clear_journal()
+        for _ in range(3):
+            await c.call_tool("list_categories", {})
+    assert len([e for e in sandbox.journal() if e["path"] == "/support/v2/categories"]) == 1
+
+
+async def test_legacy_toolset(sandbox: SandboxHandle, era: str) -> None:
+    server = build_server(make_settings(sandbox, toolsets="legacy"))
+    async with Client(server, mode=era) as c:
+        topics = await c.call_tool("list_topics", {})
+        assert topics.structured_content["items"]
+        listed = await c.call_tool("list_tickets_legacy", {"only_opened": True, "items_per_page": 5})
+        assert listed.structured_content["item_count"] >= len(listed.structured_content["items"]) > 0
+        one = await c.call_tool("get_ticket_legacy", {"number": 2401007})
+        assert one.structured_content["ticket"]["status"] == "in_progress"
+        created = await c.call_tool(
+            "create_ticket_legacy", {"summary": "Legacy path check", "comment_body": "Created via v1."}
+        )
+        number = created.structured_content["number"]
+        updated = await c.call_tool("update_ticket_legacy", {"number": number, "access_level": "all_users"})
+        assert updated.structured_content["ticket"]["access_level"] == "all_users"
+
+
+async def test_every_prompt_renders_with_real_data(client: Client) -> None:
+    prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert set(prompts) == {"draft_ticket", "summarize_thread", "reply_to_support", "triage_open_tickets"}
+    args: dict[str, dict[str, Any]] = {
+        "draft_ticket": {"problem": "my server does not boot"},
+        "summarize_thread": {"number": "2401007"},
+        "reply_to_support": {"number": "2401006"},
+        "triage_open_tickets": {},
+    }
+    for name, arguments in args.items():
+        result = await client.get_prompt(name, arguments)
+        assert result.messages, name
+    summary = await client.get_prompt("summarize_thread", {"number": "2401007"})
+    resources = [m.content for m in summary.messages if getattr(m.content, "type", "") == "resource"]
+    assert resources and str(resources[0].resource.uri) == "tickets://2401007"
+    assert "\u200b" not in resources[0].resource.text and "untrusted-client" in resources[0].resource.text
+    draft = await client.get_prompt("draft_ticket", {"problem": "my server does not boot"})
+    text = " ".join(getattr(m.content, "text", "") for m in draft.messages)
+    assert "region" in text and "dry_run" in text
+    triage = await client.get_prompt("triage_open_tickets", {})
+    text = " ".join(getattr(m.content, "text", "") for m in triage.messages)
+    assert "2401028" in text  # seeded: awaiting the client
