@@ -77,6 +77,7 @@ async def test_dry_run_catches_missing_field_and_private_key(client: Client, san
     assert "category_fields" in fields and "region" in fields["category_fields"]["message"]
     assert "ru-1" in fields["category_fields"]["allowed"]
     assert "comment_body" in fields and "secrets" in fields["comment_body"]["message"]
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in str(result.content) + str(out)
     assert not [e for e in sandbox.journal() if e["method"] != "GET"]
 
 

@@ -100,6 +100,15 @@ def secret_problems(summary: str, comment_body: str | None) -> list[Problem]:
     return problems
 
 
+def mask_secrets(text: str | None) -> str | None:
+    """The text with every suspected secret replaced, so previews never echo a pasted key."""
+    if not text:
+        return text
+    for finding in sorted(find_secrets(text), key=lambda f: f.start, reverse=True):
+        text = f"{text[: finding.start]}[{finding.kind} removed]{text[finding.end :]}"
+    return text
+
+
 def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)}
 

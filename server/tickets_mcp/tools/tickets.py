@@ -21,7 +21,7 @@ from tickets_mcp.tools.common import (
     progress_to,
 )
 from tickets_mcp.tools.consent import Confirm, ask, decide, refusal, require_consent
-from tickets_mcp.tools.drafts import check_draft, possible_duplicates
+from tickets_mcp.tools.drafts import check_draft, mask_secrets, possible_duplicates
 from tickets_mcp.tools.outputs import Count, DraftOutcome, TicketDetail, TicketList, WriteOutcome
 from tickets_mcp.tools.registry import declare
 from tickets_mcp.tools.render import order_comments, render_thread, render_ticket, render_ticket_list
@@ -176,6 +176,9 @@ async def create_ticket(
         "body_values": body_values,
     }
     preview = {k: v for k, v in draft.items() if v is not None}
+    for key in ("summary", "comment_body"):
+        if key in preview:
+            preview[key] = mask_secrets(preview[key])
     with progress_to(ctx):
         problems = await check_draft(state, draft)
         duplicates = await possible_duplicates(state, summary)
