@@ -51,11 +51,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
-    import socket
 
     import uvicorn
 
     from tickets_mcp.sandbox.app import create_app
+    from tickets_mcp.sandbox.runner import bind_socket
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -75,10 +75,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"tickets-mcp sandbox: {exc}", file=sys.stderr)
         return 2
     state = app.state.sandbox
-    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((args.host, args.port))
+        sock = bind_socket(args.host, args.port)
     except OSError as exc:
         print(f"tickets-mcp sandbox: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
         state.close()

@@ -7,6 +7,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,6 +19,7 @@ from tickets_mcp.sandbox.errors import error_body
 from tickets_mcp.sandbox.faults import FAULTED_PREFIXES, Fault, FaultPlan
 from tickets_mcp.sandbox.journal import Journal
 
+Recorder = Callable[[int | None], None]
 REASONS = {
     500: "Internal Server Error",
     502: "Bad Gateway",
@@ -59,6 +61,7 @@ class Gate:
             await self.app(scope, receive, send)
             return
         started = time.time()
+        seq = self.journal.reserve()
         raw = b""
         while True:
             message = await receive()
@@ -91,29 +94,39 @@ class Gate:
             "auth": principal.mode if principal else None,
         }
         fault = self.faults.pick(scope["method"], scope["path"])
+        recorded = False
+
+        def record(status: int | None = None) -> None:
+            """Journal the request before its last byte leaves, so a client never outruns the journal."""
+            nonlocal recorded
+            if status is not None:
+                entry["status"] = status
+            if not recorded:
+                recorded = True
+                self.journal.append(entry, started, seq)
+
         try:
             if fault is None:
-                status = 0
 
                 async def watch(message: Message) -> None:
-                    nonlocal status
                     if message["type"] == "http.response.start":
-                        status = message["status"]
+                        entry["status"] = message["status"]
+                    elif message["type"] == "http.response.body" and not message.get("more_body"):
+                        record()
                     await send(message)
 
                 await self.app(scope, replay, watch)
-                entry["status"] = status
             else:
                 entry["fault"] = fault.kind
                 entry["applied"] = fault.applied
                 captured = Captured()
                 if fault.applied:
                     await self.app(scope, replay, captured.send)
-                entry["status"] = await self._answer(fault, captured, send)
+                await self._answer(fault, captured, send, record)
         finally:
-            self.journal.append(entry, started)
+            record()
 
-    async def _answer(self, fault: Fault, captured: Captured, send: Send) -> int:
+    async def _answer(self, fault: Fault, captured: Captured, send: Send, record: Recorder) -> int:
         kind = fault.kind
         if kind.startswith("429"):
             headers = []
@@ -123,20 +136,21 @@ class Gate:
                 date = formatdate(math.ceil(time.time() + fault.retry_after), usegmt=True)
                 headers.append((b"retry-after", date.encode()))
             body = _json_bytes(error_body("rate_limited", "Too many requests (injected fault)"))
-            return await _respond(send, 429, body, headers)
+            return await _respond(record, send, 429, body, headers)
         if kind in ("500", "502", "503", "504"):
             status = int(kind)
             body = _json_bytes(error_body("server_error", f"{status} {REASONS[status]} (injected fault)"))
-            return await _respond(send, status, body)
+            return await _respond(record, send, status, body)
         if kind == "timeout":
             await self._sleep(fault.delay)
             if fault.applied:
-                return await _respond(send, captured.status, captured.body, _extra(captured.headers))
+                return await _respond(record, send, captured.status, captured.body, _extra(captured.headers))
             body = _json_bytes(error_body("server_error", "504 Gateway Timeout (injected fault)"))
-            return await _respond(send, 504, body)
+            return await _respond(record, send, 504, body)
         if kind == "malformed":
             body = captured.body if fault.applied and len(captured.body) > 2 else b'{"items": [{"number": 1'
-            return await _respond(send, 200, body[: max(2, len(body) // 2)] + b',"\xe2\x80')
+            half = body[: max(2, len(body) // 2)].decode("utf-8", "ignore").encode()
+            return await _respond(record, send, 200, half + b',"unterminated')
         # drop: announce a full body, send part of it, then return without finishing.
         status = captured.status if fault.applied and captured.status else 200
         body = captured.body if fault.applied and captured.body else b'{"items": [], "page": 1}'
@@ -151,6 +165,7 @@ class Gate:
                 ],
             }
         )
+        record(status)
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         return status
 
@@ -168,7 +183,7 @@ def _extra(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
 
 
 async def _respond(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    record: Recorder, send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> int:
     await send(
         {
@@ -181,6 +196,7 @@ async def _respond(
             ],
         }
     )
+    record(status)
     await send({"type": "http.response.body", "body": body, "more_body": False})
     return status
 

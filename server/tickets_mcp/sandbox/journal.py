@@ -30,12 +30,18 @@ class Journal:
         self._limit = limit
         self._lock = threading.Lock()
 
-    def append(self, entry: dict[str, Any], started: float) -> dict[str, Any]:
+    def reserve(self) -> int:
+        """A sequence number in arrival order (the entry itself is added when the answer is sent)."""
         with self._lock:
             self._seq += 1
-            record = {"seq": self._seq, "time": started, "time_iso": iso(started), **entry}
-            record["body"] = redact(record.get("body"))
+            return self._seq
+
+    def append(self, entry: dict[str, Any], started: float, seq: int | None = None) -> dict[str, Any]:
+        record = {"seq": seq or self.reserve(), "time": started, "time_iso": iso(started), **entry}
+        record["body"] = redact(record.get("body"))
+        with self._lock:
             self._entries.append(record)
+            self._entries.sort(key=lambda e: e["seq"])
             del self._entries[: -self._limit]
         return record
 
