@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tickets_mcp.api import PacingPolicy, RetryPolicy, StaticToken, TicketsClient
@@ -28,7 +29,7 @@ def make_client(sb: SandboxHandle, **overrides: Any) -> TicketsClient:
 
 def calls(sb: SandboxHandle, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
     """Journal entries of the Tickets API (not the identity mount), oldest first."""
-    entries = sorted(sb.journal(), key=lambda e: e["time"])
+    entries = sorted(settled(sb), key=lambda e: e["time"])
     return [
         e
         for e in entries
@@ -39,4 +40,20 @@ def calls(sb: SandboxHandle, method: str | None = None, path: str | None = None)
 
 
 def logins(sb: SandboxHandle) -> list[dict[str, Any]]:
-    return [e for e in sb.journal() if e["path"].endswith("/auth/tokens")]
+    return [e for e in settled(sb) if e["path"].endswith("/auth/tokens")]
+
+
+def settled(sb: SandboxHandle, quiet: float = 0.12) -> list[dict[str, Any]]:
+    """The journal once it stops growing for ``quiet`` seconds.
+
+    The sandbox journals a request just after answering it, from its own thread, so the last
+    entry can land a moment after the client already has its answer (longer on a busy machine).
+    """
+    entries = sb.journal()
+    still_since = time.monotonic()
+    while time.monotonic() - still_since < quiet:
+        time.sleep(0.02)
+        again = sb.journal()
+        if len(again) != len(entries):
+            entries, still_since = again, time.monotonic()
+    return entries
