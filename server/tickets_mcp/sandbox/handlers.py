@@ -14,8 +14,9 @@ from starlette.routing import Route
 from tickets_mcp.sandbox import validate as v
 from tickets_mcp.sandbox.auth import Principal
 from tickets_mcp.sandbox.errors import ApiError, Problems
+from tickets_mcp.sandbox.listing import filtered, sort_rows
 from tickets_mcp.sandbox.state import SandboxState
-from tickets_mcp.sandbox.tickets import comment_view, status_of, ticket_v1, ticket_v2, vote_view
+from tickets_mcp.sandbox.tickets import comment_view, ticket_v1, ticket_v2, vote_view
 
 Handler = Callable[[Request, SandboxState, Principal], Awaitable[Any]]
 UPDATE = ["PATCH", "PUT"]
@@ -60,71 +61,6 @@ def _number(request: Request, name: str) -> int:
 # -- listing ------------------------------------------------------------------------------------
 
 
-def _filtered(state: SandboxState, params: Any, problems: Problems, *, v1: bool) -> list[tuple[dict, list]]:
-    if v1:
-        q = params.get("q")
-        if q is not None and q == "":
-            problems.add("q", "must be at least 1 character(s)")
-        only_opened = v.q_bool(params, "only_opened", problems)
-        only_closed = v.q_bool(params, "only_closed", problems)
-        only_abuse = None
-        level = v.q_enum(params, "access_level", problems, v.ACCESS_LEVELS, None)
-        levels = [level] if level else []
-        projects = v.q_list(params, "keystone_projects")
-        if len(projects) > 1:
-            problems.add("keystone_projects", "must have exactly 1 item")
-    else:
-        q = params.get("q") or None
-        only_opened = v.q_bool(params, "is_only_opened", problems)
-        only_closed = v.q_bool(params, "is_only_closed", problems)
-        only_abuse = v.q_bool(params, "is_only_abuse", problems)
-        levels = v.q_list(params, "access_levels")
-        for i, level in enumerate(levels):
-            if level not in v.ACCESS_LEVELS:
-                problems.add(f"access_levels.{i}", "not one of the allowed values", v.ACCESS_LEVELS)
-        projects = v.q_list(params, "keystone_projects")
-    threads = state.store.comments_by_ticket()
-    needle = q.casefold() if q else None
-    out = []
-    for ticket in state.store.all_tickets():
-        comments = threads.get(ticket["number"], [])
-        closed = status_of(ticket, comments) == "closed"
-        if (only_opened and closed) or (only_closed and not closed):
-            continue
-        if only_abuse and "abuse" not in ticket["categories"]:
-            continue
-        if levels and ticket["access_level"] not in levels:
-            continue
-        if projects and not set(projects) & set(ticket["keystone_projects"]):
-            continue
-        if (
-            needle
-            and needle not in ticket["summary"].casefold()
-            and not any(needle in c["body"].casefold() for c in comments)
-        ):
-            continue
-        out.append((ticket, comments))
-    return out
-
-
-def _sort(rows: list[tuple[dict, list]], sort_by: str, order: str) -> list[tuple[dict, list]]:
-    def value(row: tuple[dict, list]) -> Any:
-        ticket, comments = row
-        if sort_by in ("resolved_at", "closed_at"):
-            return ticket.get("closed_at")
-        if sort_by == "summary":
-            return ticket["summary"].casefold()
-        if sort_by == "status":
-            return status_of(ticket, comments)
-        return ticket[sort_by]
-
-    present = [r for r in rows if value(r) is not None]
-    missing = [r for r in rows if value(r) is None]
-    present.sort(key=lambda r: (value(r), r[0]["number"]), reverse=order == "desc")
-    missing.sort(key=lambda r: r[0]["number"], reverse=order == "desc")
-    return present + missing  # tickets without the sort value come last either way
-
-
 async def list_v2(request: Request, state: SandboxState, principal: Principal) -> Any:
     problems = Problems()
     params = request.query_params
@@ -132,15 +68,15 @@ async def list_v2(request: Request, state: SandboxState, principal: Principal) -
     per_page = v.q_int(params, "items_per_page", problems, 10, 1, 1000)
     sort_by = v.q_enum(params, "sort_by", problems, v.V2_SORT_BY, "created_at") or "created_at"
     order = v.q_enum(params, "sort_by_order", problems, v.SORT_ORDERS, "desc") or "desc"
-    rows = _filtered(state, params, problems, v1=False)
+    rows = filtered(state, params, problems, v1=False)
     problems.raise_if_any()
-    rows = _sort(rows, sort_by, order)[(page - 1) * per_page : page * per_page]
+    rows = sort_rows(rows, sort_by, order)[(page - 1) * per_page : page * per_page]
     return {"items": [ticket_v2(t, c, full=False) for t, c in rows], "items_per_page": per_page, "page": page}
 
 
 async def count_v2(request: Request, state: SandboxState, principal: Principal) -> Any:
     problems = Problems()
-    rows = _filtered(state, request.query_params, problems, v1=False)
+    rows = filtered(state, request.query_params, problems, v1=False)
     problems.raise_if_any()
     return {"items_count": len(rows)}
 
@@ -152,10 +88,10 @@ async def list_v1(request: Request, state: SandboxState, principal: Principal) -
     per_page = v.q_int(params, "items_per_page", problems, 10, 1, 1000)
     sort_by = v.q_enum(params, "sort_by", problems, v.V1_SORT_BY, "created_at") or "created_at"
     order = v.q_enum(params, "sort_by_order", problems, v.SORT_ORDERS, "desc") or "desc"
-    rows = _filtered(state, params, problems, v1=True)
+    rows = filtered(state, params, problems, v1=True)
     problems.raise_if_any()
     total = len(rows)
-    rows = _sort(rows, sort_by, order)[(page - 1) * per_page : page * per_page]
+    rows = sort_rows(rows, sort_by, order)[(page - 1) * per_page : page * per_page]
     return {
         "item_count": total,
         "items": [ticket_v1(t, c, full=False) for t, c in rows],
