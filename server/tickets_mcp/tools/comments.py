@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from tickets_mcp.tools.common import Body, CommentId, Files, Number, VoteComment, app_state, progress_to
-from tickets_mcp.tools.consent import Confirm, ask, decide, refusal, require_consent
+from tickets_mcp.tools.consent import Confirm, ask, not_sent
 from tickets_mcp.tools.outputs import CommentList, CommentView, WriteOutcome
 from tickets_mcp.tools.registry import declare
 from tickets_mcp.tools.render import order_comments, render_thread
@@ -93,11 +93,8 @@ async def rate_comment(
     comment: VoteComment = None,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Mark a support comment as helpful (1) or not (-1); asks the user first."""
-    decision = decide(consent)
-    why = refusal(decision, f"rating comment {comment_id}", require_consent=require_consent(ctx))
-    if why:
-        outcome = "cancelled" if decision == "cancelled" else "declined"
-        return ok(why, WriteOutcome(outcome=outcome, sent=False, comment_id=comment_id))
+    if refused := not_sent(ctx, consent, f"rating comment {comment_id}", comment_id=comment_id):
+        return refused
     vote = as_dict(await app_state(ctx).client.rate_comment(comment_id, score=score, comment=comment))
     return ok(
         f"Rated comment {comment_id}: {vote.get('score', score)}.",

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
+
+from tickets_mcp.tools.outputs import WriteOutcome
+from tickets_mcp.tools.results import ok
 
 Decision = Literal["accepted", "declined", "cancelled", "unavailable"]
 
@@ -64,5 +68,14 @@ def refusal(decision: Decision, action: str, *, require_consent: bool) -> str | 
     return f"Not sent: the user {verb} ({action}). Nothing was changed."
 
 
-def require_consent(ctx: Context) -> bool:
-    return bool(ctx.request_context.lifespan_context.settings.require_consent)
+def not_sent(
+    ctx: Context, consent: ElicitationResult[Confirm], action: str, **ids: int
+) -> CallToolResult | None:
+    """None when the write may go ahead; otherwise the result saying nothing was sent, and why."""
+    decision = decide(consent)
+    strict = bool(ctx.request_context.lifespan_context.settings.require_consent)
+    why = refusal(decision, action, require_consent=strict)
+    if why is None:
+        return None
+    outcome = "cancelled" if decision == "cancelled" else "declined"
+    return ok(why, WriteOutcome(outcome=outcome, sent=False, **ids))

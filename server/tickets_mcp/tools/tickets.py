@@ -20,7 +20,7 @@ from tickets_mcp.tools.common import (
     app_state,
     progress_to,
 )
-from tickets_mcp.tools.consent import Confirm, ask, decide, refusal, require_consent
+from tickets_mcp.tools.consent import Confirm, ask, not_sent
 from tickets_mcp.tools.drafts import check_draft, mask_secrets, possible_duplicates
 from tickets_mcp.tools.outputs import Count, DraftOutcome, TicketDetail, TicketList, WriteOutcome
 from tickets_mcp.tools.registry import declare
@@ -241,9 +241,8 @@ async def update_ticket_access(
     keystone_projects: KeystoneProjects = None,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Change who in the account can see a ticket (all_users, account_users, or project_users with IAM projects)."""
-    why = refusal(decide(consent), f"access change of ticket {number}", require_consent=require_consent(ctx))
-    if why:
-        return ok(why, WriteOutcome(outcome=_declined(consent), sent=False, number=number))
+    if refused := not_sent(ctx, consent, f"access change of ticket {number}", number=number):
+        return refused
     ticket = await app_state(ctx).client.update_ticket(
         number, access_level=access_level, keystone_projects=keystone_projects or []
     )
@@ -269,9 +268,8 @@ async def close_ticket(
     comment: VoteComment = None,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Close a resolved ticket, optionally scoring support 1..5; asks the user first. It can be reopened later."""
-    why = refusal(decide(consent), f"closing ticket {number}", require_consent=require_consent(ctx))
-    if why:
-        return ok(why, WriteOutcome(outcome=_declined(consent), sent=False, number=number))
+    if refused := not_sent(ctx, consent, f"closing ticket {number}", number=number):
+        return refused
     with progress_to(ctx):
         ticket = await app_state(ctx).client.close_ticket(number, score=score, comment=comment)
     return ok(
@@ -308,15 +306,10 @@ async def rate_ticket(
     comment: VoteComment = None,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Rate how useful support was in a ticket (only where the ticket allows voting); asks the user first."""
-    why = refusal(decide(consent), f"rating ticket {number}", require_consent=require_consent(ctx))
-    if why:
-        return ok(why, WriteOutcome(outcome=_declined(consent), sent=False, number=number))
+    if refused := not_sent(ctx, consent, f"rating ticket {number}", number=number):
+        return refused
     vote = as_dict(await app_state(ctx).client.rate_ticket(number, score=score, comment=comment))
     return ok(
         f"Rated ticket #{number}: {vote.get('score', score)}.",
         WriteOutcome(outcome="done", sent=True, number=number, vote_score=vote.get("score", score)),
     )
-
-
-def _declined(consent: ElicitationResult[Confirm]) -> Literal["declined", "cancelled"]:
-    return "cancelled" if decide(consent) == "cancelled" else "declined"
