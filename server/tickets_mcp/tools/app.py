@@ -33,9 +33,12 @@ from pydantic import ValidationError
 from tickets_mcp import __version__
 from tickets_mcp.api import TicketsApiError
 from tickets_mcp.settings import Settings
+from tickets_mcp.tools.prompts import load_prompts, register_prompts
 from tickets_mcp.tools.registry import ToolSpec, all_tools, enabled_tools
+from tickets_mcp.tools.resources import PromptDataProvider, list_resources, read_static, register_resources
 from tickets_mcp.tools.results import fail, from_api_error
 from tickets_mcp.tools.state import AppState, CatalogCache, SessionLimiter, build_client
+from tickets_mcp.tools.watch import ThreadWatcher
 
 log = logging.getLogger("tickets_mcp.tools")
 
@@ -92,14 +95,10 @@ class TicketsServer(MCPServer[AppState]):
     async def _handle_list_resources(
         self, ctx: ServerRequestContext[AppState], params: PaginatedRequestParams | None
     ) -> ListResourcesResult:
-        from tickets_mcp.tools.resources import list_resources
-
         return ListResourcesResult(resources=await list_resources(ctx.lifespan_context))
 
     async def read_resource(self, uri: Any, context: Any = None) -> Any:
         if context is not None:
-            from tickets_mcp.tools.resources import read_static
-
             text = await read_static(str(uri), context.request_context.lifespan_context)
             if text is not None:
                 return [ReadResourceContents(content=text, mime_type="text/markdown")]
@@ -143,8 +142,6 @@ def build_server(settings: Settings) -> TicketsServer:
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        from tickets_mcp.tools.watch import ThreadWatcher
-
         async with build_client(settings) as client, anyio.create_task_group() as tg:
             state = AppState(
                 settings=settings,
@@ -179,9 +176,6 @@ def build_server(settings: Settings) -> TicketsServer:
             annotations=spec.annotations,
         )
     mcp.disabled = _disabled_reasons(settings, enabled)
-
-    from tickets_mcp.tools.prompts import load_prompts, register_prompts
-    from tickets_mcp.tools.resources import PromptDataProvider, register_resources
 
     register_resources(mcp)
     register_prompts(mcp, load_prompts(), PromptDataProvider.from_context)

@@ -50,15 +50,17 @@ COMPLETION_LIMIT = 100
 
 
 async def _categories_md(state: AppState) -> str:
-    return render_categories(
-        [as_dict(c) for c in await state.catalog.categories()], language=state.settings.language
-    )
+    return render_categories([as_dict(c) for c in await state.catalog.categories()], language=state.settings.language)
 
 
-async def _products_md(state: AppState) -> str:
-    return render_products(
-        [as_dict(p) for p in await state.catalog.products()], language=state.settings.language
-    )
+async def products_markdown(state: AppState, parent: str | None = None) -> str:
+    items = [as_dict(p) for p in await state.catalog.products(parent)]
+    return render_products(items, language=state.settings.language)
+
+
+async def fields_markdown(state: AppState, key: str) -> str:
+    fields = [as_dict(f) for f in await state.catalog.fields(key)]
+    return render_category_fields(key, fields, language=state.settings.language)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ STATIC_RESOURCES = {
             "products",
             "Products",
             "Top-level product keys for create_ticket; sub-products at catalog://products/{parent}.",
-            _products_md,
+            products_markdown,
         ),
     )
 }
@@ -197,13 +199,7 @@ def register_resources(mcp: TicketsServer) -> None:
         mime_type=MARKDOWN,
     )
     async def category_fields(key: str, ctx: Context) -> str:
-        state = _state(ctx)
-
-        async def read() -> str:
-            fields = [as_dict(f) for f in await state.catalog.fields(key)]
-            return render_category_fields(key, fields, language=state.settings.language)
-
-        return await _guard(f"catalog://categories/{key}/fields", read())
+        return await _guard(f"catalog://categories/{key}/fields", fields_markdown(_state(ctx), key))
 
     @mcp.resource(
         "catalog://products/{parent}",
@@ -213,13 +209,7 @@ def register_resources(mcp: TicketsServer) -> None:
         mime_type=MARKDOWN,
     )
     async def sub_products(parent: str, ctx: Context) -> str:
-        state = _state(ctx)
-
-        async def read() -> str:
-            items = [as_dict(p) for p in await state.catalog.products(parent)]
-            return render_products(items, language=state.settings.language)
-
-        return await _guard(f"catalog://products/{parent}", read())
+        return await _guard(f"catalog://products/{parent}", products_markdown(_state(ctx), parent))
 
     async def complete(ctx: ServerRequestContext[AppState], params: CompleteRequestParams) -> CompleteResult:
         ref = params.ref
