@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.types import Implementation
 
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.tools.app import build_server
@@ -134,3 +135,17 @@ async def test_every_prompt_renders_with_real_data(client: Client) -> None:
     triage = await client.get_prompt("triage_open_tickets", {})
     text = " ".join(getattr(m.content, "text", "") for m in triage.messages)
     assert "2401028" in text  # seeded: awaiting the client
+
+
+async def test_per_session_call_limit_counts_each_session_apart(sandbox: SandboxHandle, era: str) -> None:
+    server = build_server(make_settings(sandbox, calls_per_minute=3))
+    async with Client(server, mode=era) as first:
+        sandbox.clear_journal()
+        results = [await first.call_tool("count_tickets", {}) for _ in range(4)]
+        assert [r.is_error for r in results] == [False, False, False, True]
+        assert results[-1].structured_content["retry_after_seconds"] >= 1
+        assert "retry after" in text_of(results[-1])
+        assert len(sandbox.journal()) == 3  # the refused call sent nothing
+    other = Implementation(name="another-agent", version="1")
+    async with Client(server, mode=era, client_info=other) as second:
+        assert not (await second.call_tool("count_tickets", {})).is_error

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from mcp.types import (
     ListResourcesResult,
     PaginatedRequestParams,
 )
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from tickets_mcp import __version__
@@ -62,6 +63,21 @@ def _validation_message(tool: str, error: ValidationError) -> tuple[str, list[di
     )
 
 
+def _caller(ctx: ServerRequestContext[AppState]) -> Hashable:
+    """Who the per-session limit counts for.
+
+    A 2025-11-25 session is one connection. A 2026-07-28 request has no session (each request is
+    its own connection), so calls are counted per client program, named in the request's `_meta`:
+    a guard against a looping agent, not against a client that lies about its name.
+    """
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        info = (ctx.meta or {}).get("io.modelcontextprotocol/clientInfo") or {}
+        if isinstance(info, dict):
+            return ("client", str(info.get("name")), str(info.get("version")))
+        return ("client", str(info))
+    return ("session", id(getattr(ctx.session, "_connection", ctx.session)))
+
+
 class TicketsServer(MCPServer[AppState]):
     """MCPServer with actionable errors, disabled-tool explanations and a per-session call limit."""
 
@@ -77,7 +93,7 @@ class TicketsServer(MCPServer[AppState]):
         name = params.name
         if name in self.disabled:
             return fail(self.disabled[name], code="tool_disabled")
-        wait = self.limiter.check(id(ctx.session))
+        wait = self.limiter.check(_caller(ctx))
         if wait is not None:
             seconds = max(1, math.ceil(wait))
             return fail(
