@@ -30,15 +30,14 @@ AVERAGE_BUDGET = 250
 MAX_BUDGET = 600
 INSTRUCTIONS_BUDGET = 120
 
+# bpe_openai loads its ranks with a deprecated importlib.resources call.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:bpe_openai.*")
+
 
 def encoder() -> Any:
-    import warnings
-
     import bpe_openai
 
-    with warnings.catch_warnings():  # bpe_openai reads its data with a deprecated importlib API
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return bpe_openai.get_encoding("o200k_base")
+    return bpe_openai.get_encoding("o200k_base")
 
 
 def compact(value: Any) -> str:
