@@ -1,0 +1,202 @@
+"""`tickets-mcp doctor`: check the settings and the credentials against the configured API.
+
+One line per check, ✓ (passed), ! (worth knowing, not a failure) or ✗ (failed). With ``--sandbox`` the
+embedded sandbox is started and checked instead of the real API. No secret value is ever printed: the
+report names which variable holds a credential, never its content, and API error texts are redacted.
+
+Exit codes: 0 every check passed; 1 a check failed (auth refused, API unreachable, clock skew that breaks
+token expiry); 2 bad configuration (no credentials, an HTTP bind that would expose the server).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import IO, Any
+
+import anyio
+
+from tickets_mcp.settings import DEFAULT_BASE_URL, Settings
+
+OK, WARN, FAIL = "✓", "!", "✗"
+# The API's own limits (reference §3): pacing above them only produces 429s.
+API_CREATES_PER_MINUTE = 2
+API_COMMENTS_PER_MINUTE = 60
+# Skew that matters: IAM/Keystone tokens carry an absolute expires_at; beyond this a token can look
+# valid locally after the server has expired it (or the reverse).
+SKEW_WARN_SECONDS = 30.0
+SKEW_FAIL_SECONDS = 300.0
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+AUTH_DESCRIPTIONS = {
+    "sandbox": "sandbox (demo token of the embedded sandbox, X-Token header)",
+    "static": "static token from SELECTEL_TOKEN (X-Token header)",
+    "iam": "IAM token from SELECTEL_IAM_TOKEN (X-Auth-Token header; expires after 24 h, no refresh)",
+    "service_user": "service user SELECTEL_USERNAME / SELECTEL_ACCOUNT_ID (Keystone login, auto refresh)",
+}
+
+
+@dataclass
+class Report:
+    out: IO[str]
+    secrets: list[str] = field(default_factory=list)
+    failed: bool = False
+    bad_config: bool = False
+
+    def line(self, mark: str, text: str) -> None:
+        from tickets_mcp.tools.safety import redact
+
+        print(f"{mark} {redact(text, self.secrets)}", file=self.out, flush=True)
+
+    def ok(self, text: str) -> None:
+        self.line(OK, text)
+
+    def warn(self, text: str) -> None:
+        self.line(WARN, text)
+
+    def fail(self, text: str, *, config: bool = False) -> None:
+        self.line(FAIL, text)
+        self.failed = True
+        self.bad_config = self.bad_config or config
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.bad_config else 1 if self.failed else 0
+
+
+def check_settings(settings: Settings, report: Report) -> bool:
+    """Static checks of the configuration; False when the API cannot be tried at all."""
+    report.ok(
+        f"settings valid: toolsets {','.join(settings.toolsets)}, language {settings.language}, "
+        f"{'read-only' if settings.read_only else 'read-write'}, transport {settings.transport}"
+    )
+    if settings.transport == "http":
+        exposed = settings.host not in LOOPBACK
+        if exposed and settings.http_token is None:
+            report.fail(
+                f"HTTP binds {settings.host} without TICKETS_MCP_HTTP_TOKEN: anyone on the network could "
+                "use your tickets; set a bearer token or bind 127.0.0.1",
+                config=True,
+            )
+        else:
+            bearer = "bearer token required" if settings.http_token else "no bearer token (loopback only)"
+            report.ok(f"HTTP on {settings.host}:{settings.port}/mcp, Host/Origin checked, {bearer}")
+    mode = settings.auth_mode
+    if mode == "none":
+        report.fail(
+            "no credentials: set SELECTEL_TOKEN, or SELECTEL_IAM_TOKEN, or SELECTEL_USERNAME + "
+            "SELECTEL_PASSWORD + SELECTEL_ACCOUNT_ID; or try `tickets-mcp doctor --sandbox`",
+            config=True,
+        )
+        return False
+    report.ok(f"auth mode: {AUTH_DESCRIPTIONS[mode]}")
+    where = "embedded sandbox" if mode == "sandbox" else settings.base_url
+    if mode != "sandbox" and settings.base_url.rstrip("/") != DEFAULT_BASE_URL:
+        where += " (SELECTEL_TICKETS_URL, not the default)"
+    report.ok(f"API base URL: {where}")
+    return True
+
+
+def check_budget(settings: Settings, report: Report) -> None:
+    creates, comments = settings.creates_per_minute, settings.comments_per_minute
+    text = (
+        f"rate-limit budget: {creates} ticket creates and {comments} comments per minute "
+        f"(API limits: {API_CREATES_PER_MINUTE} and {API_COMMENTS_PER_MINUTE}); "
+        + (
+            f"{settings.calls_per_minute} tool calls per session per minute"
+            if settings.calls_per_minute
+            else "no per-session call limit"
+        )
+    )
+    if creates > API_CREATES_PER_MINUTE or comments > API_COMMENTS_PER_MINUTE:
+        report.warn(text + " — pacing above the API limits only produces 429 responses")
+    else:
+        report.ok(text)
+
+
+def _skew(date_header: str | None, sent: float, received: float) -> float | None:
+    """Server clock minus local clock in seconds, from a response's Date header (1 s resolution)."""
+    if not date_header:
+        return None
+    try:
+        server = parsedate_to_datetime(date_header)
+    except (TypeError, ValueError):
+        return None
+    if server.tzinfo is None:
+        server = server.replace(tzinfo=UTC)
+    local_mid = datetime.fromtimestamp((sent + received) / 2, UTC)
+    return (server - local_mid).total_seconds() + 0.5  # the header truncates to whole seconds
+
+
+async def check_api(settings: Settings, report: Report) -> None:
+    from tickets_mcp.api import AuthError, TicketsApiError, TransportError
+    from tickets_mcp.tools.state import build_client
+
+    dates: list[tuple[str | None, float]] = []
+
+    async def remember_date(response: Any) -> None:
+        dates.append((response.headers.get("date"), time.time()))
+
+    client = build_client(settings)
+    client._http.event_hooks["response"].append(remember_date)  # the Date header, for the clock check
+    async with client:
+        sent = time.time()
+        try:
+            count = await client.count_tickets()
+        except AuthError as exc:
+            report.fail(f"auth refused by the API: {exc}")
+            return
+        except TransportError as exc:
+            report.fail(f"API unreachable: {exc}")
+            return
+        except TicketsApiError as exc:
+            report.fail(f"API error while counting tickets: {exc}")
+            return
+        report.ok(f"auth OK ({settings.auth_mode}): the account has {count} ticket(s)")
+        last_date = dates[-1] if dates else (None, sent)
+        try:
+            categories = await client.list_categories()
+        except TicketsApiError as exc:
+            report.fail(f"categories not reachable: {exc}")
+        else:
+            keys = ", ".join(str(c.key) for c in categories[:6]) + (", …" if len(categories) > 6 else "")
+            mark = report.ok if categories else report.fail
+            mark(f"categories reachable: {len(categories)} ({keys})")
+    check_clock(settings, report, _skew(last_date[0], sent, last_date[1]))
+
+
+def check_clock(settings: Settings, report: Report, skew: float | None) -> None:
+    matters = settings.auth_mode in ("iam", "service_user")
+    why = "IAM token expiry is checked against it" if matters else "it does not matter for this auth mode"
+    if skew is None:
+        report.warn("clock skew unknown: the API response had no Date header")
+        return
+    text = f"clock skew {skew:+.0f} s against the API's Date header ({why})"
+    if matters and abs(skew) > SKEW_FAIL_SECONDS:
+        report.fail(text + "; fix the local clock (NTP)")
+    elif abs(skew) > SKEW_WARN_SECONDS:
+        report.warn(text)
+    else:
+        report.ok(text)
+
+
+def run_doctor(settings: Settings, out: IO[str] | None = None) -> int:
+    """Print the checks; 0 when all pass, 1 when one failed, 2 on bad configuration."""
+    report = Report(out or sys.stdout, secrets=settings.secrets())
+    print(f"tickets-mcp doctor — {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", file=report.out)
+    if check_settings(settings, report):
+        check_budget(settings, report)
+        from tickets_mcp.cli import resolved_settings
+
+        try:
+            with resolved_settings(settings) as ready:
+                report.secrets = ready.secrets()
+                anyio.run(check_api, ready, report)
+        except Exception as exc:  # a doctor reports, it does not crash
+            report.fail(f"unexpected {type(exc).__name__}: {exc}")
+    verdict = {0: "all checks passed", 1: "a check failed", 2: "the configuration is not usable"}
+    print(f"\n{verdict[report.exit_code]} (exit {report.exit_code})", file=report.out)
+    return report.exit_code
