@@ -3,8 +3,13 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# Third-party MCP tools (Inspector CLI, conformance suite, mcpb, Node 22), pinned in tools/node.
+NODE_DIR   := tools/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+NODE_BIN   := $(NODE_DIR)/node_modules/.bin
+BUNDLE_DIR := build/bundle
 
-.PHONY: demo test lint bench bundle clean sandbox
+.PHONY: demo test lint bench bundle clean sandbox node-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,7 +17,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node-tools: $(NODE_STAMP)
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -20,11 +31,23 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check server tests
 
 demo: $(STAMP)
-	@echo "make demo: the scripted MCP session is coming soon (it lands with the MCP server)."
-	@echo "Meanwhile the sandbox API runs with: $(BIN)/tickets-mcp sandbox --port 8765"
+	$(BIN)/tickets-mcp demo
+
+# An MCP Bundle for this platform: the package, prompts and vendored dependencies (server/lib).
+bundle: $(STAMP) $(NODE_STAMP)
+	PATH="$(CURDIR)/$(NODE_BIN):$$PATH" mcpb validate manifest.json
+	rm -rf $(BUNDLE_DIR) && mkdir -p $(BUNDLE_DIR)/server
+	cp manifest.json .mcpbignore README.md $(BUNDLE_DIR)/
+	cp -r prompts $(BUNDLE_DIR)/prompts
+	cp -r server/tickets_mcp $(BUNDLE_DIR)/server/tickets_mcp
+	cp tools/bundle/main.py $(BUNDLE_DIR)/server/main.py
+	$(BIN)/python -m pip install -q --no-compile --target $(BUNDLE_DIR)/server/lib .
+	rm -rf $(BUNDLE_DIR)/server/lib/tickets_mcp $(BUNDLE_DIR)/server/lib/tickets_mcp-* $(BUNDLE_DIR)/server/lib/bin
+	$(BIN)/python tools/bundle/stage.py $(BUNDLE_DIR)
+	PATH="$(CURDIR)/$(NODE_BIN):$$PATH" mcpb pack $(BUNDLE_DIR) tickets-mcp.mcpb
 
 sandbox: $(STAMP)
 	$(BIN)/tickets-mcp sandbox --port 8765
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info server/*.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info server/*.egg-info $(NODE_DIR)/node_modules tickets-mcp.mcpb
