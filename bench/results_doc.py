@@ -1,0 +1,218 @@
+"""Writes bench/RESULTS.md: the table of `bench/run.py`, the facts of the machine, the method and readings.
+
+The readings of each missed target are computed from this run's details where they are numbers, and
+otherwise state the cause found by profiling (see the "Why" sections); they are re-checked on each run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+METHOD = """\
+## Method
+
+- **One run, side by side.** Every figure is a ratio or difference of two measurements taken in the same
+  `make bench` run on the same machine, interleaved A/B (alternating order) where timing matters, medians
+  throughout. The machine has 2 vCPUs shared with other jobs, so absolute numbers move between runs; the
+  ratios are what the targets are about.
+- **P1** spawns each server, writes `initialize` (protocol 2025-11-25, the handshake most clients still
+  use) at once and times until the result line arrives; 10 runs of each kind, interleaved. Three kinds:
+  the bare SDK server (`bench/bare_server.py`: `MCPServer` with one tool), `tickets-mcp` with credentials
+  pointed at a sandbox already running in another process (**the target applies to this one: it is the
+  server itself**), and `tickets-mcp --sandbox`, which also starts the embedded sandbox (uvicorn thread,
+  seed data) before serving and is reported for information.
+- **P2** runs the sandbox in its own process (so it shares no GIL with the MCP server), starts
+  credentials-only `tickets-mcp` over stdio, and alternates 500 `tools/call get_ticket` requests (a raw
+  JSON-RPC line client, not `mcp.Client`, so the client side costs about as little as the direct call)
+  with 500 direct `httpx2.Client` GETs of the same `/v2/tickets/{number}` URL (keep-alive, JSON decoded).
+  Overhead = median(MCP) − median(direct); paired per-call differences are shown too. The per-session call
+  limit is off (`TICKETS_MCP_CALLS_PER_MINUTE=0`); at its default of 120/min it would refuse most calls.
+- **P3** is `tests/bench/test_token_budget.py` (also run by `make test`): `tools/list` through an
+  in-memory `mcp.Client`, o200k_base via `bpe_openai`. The budget applies to `{name, description,
+  inputSchema}` as compact JSON — what a host puts in the model's prompt (Anthropic `input_schema`, OpenAI
+  `parameters`); `title`, `annotations` and `outputSchema` are MCP metadata the host consumes itself. The
+  whole wire object is reported below for reference.
+- **P4** creates in an embedded sandbox a ticket whose thread has 20 comments (client and support
+  alternating, mixed Russian and English, 50–400 characters, a log excerpt in a code fence), then counts
+  o200k tokens of the text of `get_ticket(include_comments=true)`, of the `tickets://{number}` resource,
+  and of the raw API JSON for the same data (`GET /v2/tickets/{n}` plus `GET /tickets/{n}/comments`,
+  compact, UTF-8). `structuredContent` of the tool result is counted separately (not in the ratio).
+- **P5** uses `TicketsClient` directly (not through the MCP server: `Settings` has no pacing-window
+  option, the server's `PacingPolicy` window is fixed at 60 s, so 20 creates through it would take 9
+  real minutes). Sandbox `time_scale = 1/60` (its 60 s window becomes 1 s), client
+  `PacingPolicy(creates_per_minute=2, window_seconds=1)`; 20 creates started at once; the theoretical
+  minimum is (20/2 − 1) = 9 windows. 429s, creates and duplicates are counted in the sandbox journal.
+- **P6** starts `tickets-mcp --transport http` and the sandbox in separate processes; one MCP session;
+  bursts of 200 concurrent `tools/call get_ticket` (raw JSON-RPC POSTs over `httpx2.AsyncClient`, SSE
+  parsed) alternate with bursts of 200 concurrent direct GETs to the sandbox from the same client;
+  throughput = 200 / burst wall time; median of the bursts. Client, MCP server and sandbox share 2 vCPUs.
+- **P7** reads `VmRSS` of each server 1 s after `initialize` + `tools/list` (3 runs, median).
+"""
+
+
+def _why(details: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    p1 = details.get("P1")
+    if p1:
+        med = p1["median_ms"]
+        extra = med["credentials"] - med["bare"]
+        out.append(
+            f"""### P1 cold start — {med["credentials"] / med["bare"]:.2f}× ({extra:.0f} ms over the bare server)
+
+The bare server's start is Python + `import mcp.server` (~85% of it). On top of that `tickets-mcp` spends,
+measured with `-X importtime` and cProfile on this machine (single runs, ±10 ms):
+
+| where | cost | what |
+|---|---:|---|
+| `build_server()` → `MCPServer.add_tool` ×15 | ~60 ms | the SDK's `func_metadata` builds a pydantic argument model per tool and generates its input **and output** JSON Schema (pydantic `json_schema`, ~35 ms of it is output schemas of the `Annotated[CallToolResult, Model]` returns) |
+| lifespan → `build_client()` → `httpx2.AsyncClient()` | ~30 ms | first import of `httpcore2` (~15–20 ms; the bare server never loads it) and the default SSL context (`load_verify_locations` of the CA bundle, ~10–15 ms), both before the `initialize` answer because the SDK runs the lifespan before it reads the first message |
+| imports of our modules | ~25 ms | `pydantic_settings` (~20 ms), `tickets_mcp.api.models` (~18 ms, pydantic model classes) |
+| `build_parser()` | ~9 ms | imports `tickets_mcp.sandbox.cli`, whose package `__init__` eagerly imports the sandbox app and runner |
+
+Fixes, in order of gain (none changes behaviour):
+1. **Create the upstream HTTP client on first use**, not in the lifespan: `tools/state.py::build_client`
+   / `AppState.client` → a lazy property (or `TicketsClient` creating its `httpx2.AsyncClient` in the first
+   `_call`). Saves ~30 ms of the path to `initialize`; the first tool call pays it instead (it already pays
+   a TCP/TLS connect).
+2. **Build tool schemas once, at install time, not at every start**, or defer them until the first
+   `tools/list`: the 15 `Tool` objects are pure functions of the code; `TicketsServer` could register
+   them lazily (override `_handle_list_tools`/`_handle_call_tool` to call `add_tool` on first use) —
+   ~55 ms off the `initialize` path. Dropping `outputSchema` (the spec only needs it with
+   `structuredContent`; see P3's wire figures) would save ~35 ms and ~70% of the wire `tools/list`.
+3. **Lazy `tickets_mcp.sandbox/__init__.py`** (PEP 562 `__getattr__` for `create_app`, `run_sandbox`, …)
+   so `build_parser()` imports only `sandbox.cli`/`config`/`faults`: ~9 ms.
+1 + 2 bring the credentials-only start to within ~1.05× of the bare server; 3 adds margin."""
+        )
+    p4 = details.get("P4")
+    if p4:
+        out.append(
+            f"""### P4 thread tokens — tool {p4["tool_ratio"]:.2f}×, resource {p4["resource_ratio"]:.2f}× of the raw JSON
+
+Where the {p4["tool_text"]} tokens of the tool text go: comment bodies and summary **{p4["bodies_only"]}** (the
+content itself), comment label lines (`comment <id> · <role> (<name>) · <time>`) **{p4["label_lines"]}**, fence lines
+(```` ```untrusted-client ```` / closing ticks, 42 of them) **{p4["fence_lines"]}**, ticket header (key: value lines,
+incl. the summary fence) **{p4["header"]}**, the rest (page line, newlines) the remainder.
+
+The target cannot be met without dropping content or the safety fences. The bodies alone — text the model must
+read verbatim, since it is the thread — are **already {p4["floor"]:.2f}× of the raw JSON ({p4["raw"]} tokens)**, so
+0.40× leaves {0.40 * p4["raw"] - p4["bodies_only"]:.0f} tokens for everything else: the header (~{p4["header"]}) and
+~{(0.40 * p4["raw"] - p4["bodies_only"] - p4["header"]) / 20:.0f} tokens per comment for id, author, time and two
+fence lines, which cost ~{(p4["label_lines"] + p4["fence_lines"]) / 20:.0f} now (the 7-digit id ~3, a
+`YYYY-MM-DD HH:MM` time ~10, each fence line ~3–4). What the rendering already removes is the JSON framing: keys
+repeated per comment (`is_client_author`, `splitted_to_ticket_number`, `client_author_id`, `admin_author`,
+`ticket_number`, `files`, …), nulls, false flags, full ISO timestamps. The 0.40× target holds only for
+metadata-heavy threads with short (one-line) bodies.
+
+What would get closer, in `tools/render.py` (render.py's owner to decide; all trade information or safety for tokens):
+- `_comment_block`: print the time as `MM-DD HH:MM` and omit the year when it is the ticket's year, and drop
+  ` · ` separators for spaces — ~4 tokens a comment (≈0.03×);
+- `render_ticket`: drop `unread comments: 0`, repeated `updated` equal to `created`, and `products` equal to
+  `categories` — ~15 tokens once;
+- sharing one fence per run of consecutive comments by the same role would halve fence lines (~3 tokens a
+  comment) but blurs comment boundaries; we keep one fence per body: it is the injection defence of issue 6 §3.
+Even all together this lands at ~0.48× on this thread, so the honest reading is that 0.40× is not a property a
+lossless, fenced rendering can have when bodies dominate; it is met by the catalog and list renderings
+(metadata-heavy), not by threads.
+
+**`structuredContent` ({p4["structured"]} tokens) is larger than the text** and duplicates it (the comments
+again, as JSON, bodies included). Hosts that forward both `content` and `structuredContent` to the model pay
+{p4["tool_text"] + p4["structured"]} tokens, {(p4["tool_text"] + p4["structured"]) / p4["raw"]:.2f}× the raw JSON.
+Recommended: `tools/tickets.py::get_ticket` (and `outputs.py::TicketDetail`) should return comment metadata only
+in `structuredContent` (id, role, time, length), not the bodies, or drop `structuredContent`/`outputSchema`
+for the thread view; that also shrinks the wire `tools/list` (P3 table below)."""
+        )
+    p6 = details.get("P6")
+    if p6 and p6["ratio"] < 0.5:
+        out.append(
+            f"""### P6 throughput — {p6["ratio"]:.2f}×
+
+An MCP call is two HTTP hops (client → MCP server → sandbox) plus JSON-RPC and SSE framing, all in CPython
+on the same 2 vCPUs as the client and the sandbox; the direct path is one hop. The server is CPU-bound
+(one uvicorn worker, one event loop)."""
+        )
+    return out
+
+
+def _wire_p3(details: dict[str, Any]) -> str:
+    p3 = details.get("P3")
+    if not p3:
+        return ""
+    d = p3["default"]
+    lines = [
+        "## P3 per tool (default toolsets)",
+        "",
+        "| tool | model-facing tokens (budgeted) | whole wire object |",
+        "|---|---:|---:|",
+    ]
+    for name, model, wire in d["per_tool"]:
+        lines.append(f"| {name} | {model} | {wire} |")
+    lines.append(f"| **total** | **{d['total']}** | **{d['wire_total']}** |")
+    a = p3["all"]
+    lines += [
+        "",
+        f"All toolsets ({a['tools']} tools): avg {a['average']:.0f}, max {a['max'][1]} ({a['max'][0]}), total "
+        f"{a['total']}; wire total {a['wire_total']}. Server instructions: {d['instructions']} tokens.",
+        "",
+        "The wire object is ~3–5× the model-facing part, almost all of it `outputSchema` (every tool declares "
+        "its `structuredContent` model). It does not reach the model in Claude, ChatGPT or Cursor, but it is "
+        "what `tools/list` costs on the wire and what a naive host would forward.",
+    ]
+    return "\n".join(lines)
+
+
+def write_results(path: Path, started: dt.datetime, facts: str, table: str, details: dict[str, Any]) -> None:
+    p2 = details.get("P2", {})
+    extra = []
+    if p2:
+        m, h, d = p2["mcp_ms"], p2["httpx2_ms"], p2["paired_diff_ms"]
+        extra.append(
+            f"P2 detail (ms): MCP p50 {m['p50']:.2f} / p90 {m['p90']:.2f} / p99 {m['p99']:.2f}; direct httpx2 p50 "
+            f"{h['p50']:.2f} / p90 {h['p90']:.2f} / p99 {h['p99']:.2f}; paired difference p50 {d['p50']:.2f} / "
+            f"p90 {d['p90']:.2f} / p99 {d['p99']:.2f}."
+        )
+    p5 = details.get("P5", {})
+    if p5:
+        extra.append(
+            f"P5 detail: the excess over the minimum is the client's deliberate margin — a send's time is "
+            f"taken when its answer arrives, plus a 20 ms safety per window (`api/pacing.py`), so each of "
+            f"the 9 waits is window + round trip + 20 ms; 429s from the sandbox: {p5['429']}."
+        )
+    p6 = details.get("P6", {})
+    if p6:
+        extra.append(
+            "P6 bursts (calls/s): MCP "
+            + ", ".join(f"{x:.0f}" for x in p6["mcp_rps"])
+            + "; direct "
+            + ", ".join(f"{x:.0f}" for x in p6["direct_rps"])
+            + "."
+        )
+    p1 = details.get("P1", {})
+    if p1:
+        med, low = p1["median_ms"], p1["min_ms"]
+        extra.append(
+            "P1 detail (ms, median / min of 10): "
+            + "; ".join(f"{k} {med[k]:.0f} / {low[k]:.0f}" for k in ("bare", "credentials", "sandbox"))
+            + "."
+        )
+    body = [
+        "# Benchmarks (issue 6 §4)",
+        "",
+        f"Run: {started:%Y-%m-%d %H:%M} UTC, `make bench` (= `.venv/bin/python bench/run.py`).",
+        "",
+        f"Machine: {facts}.",
+        "",
+        table,
+        "",
+        *[f"- {line}" for line in extra],
+        "",
+        METHOD,
+        "## Why the missed targets are missed, and the fixes",
+        "",
+        "\n\n".join(_why(details)) or "All targets met.",
+        "",
+        _wire_p3(details),
+        "",
+    ]
+    path.write_text("\n".join(body))
