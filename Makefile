@@ -46,6 +46,9 @@ bundle: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python tools/bundle/stage.py $(BUNDLE_DIR)
 	PATH="$(CURDIR)/$(NODE_BIN):$$PATH" mcpb pack $(BUNDLE_DIR) tickets-mcp.mcpb
 
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 sandbox: $(STAMP)
 	$(BIN)/tickets-mcp sandbox --port 8765
 
