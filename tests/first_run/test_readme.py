@@ -1,0 +1,112 @@
+"""The README's tables are the server's declarations: tools (registry), configuration (Settings and the
+CLI flags), prompts (prompts/*.md) and resources."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tickets_mcp.cli import _FLAGS
+from tickets_mcp.settings import Settings
+from tickets_mcp.tools.prompts import load_prompts
+from tickets_mcp.tools.registry import all_tools
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def _rows(section: str) -> list[list[str]]:
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|") and not re.fullmatch(r"\|(\s*-+\s*\|)+", line.strip()):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows[1:]  # without the header
+
+
+def _yn(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def test_tools_table_equals_the_registry() -> None:
+    expected = [
+        [
+            f"`{t.name}`",
+            t.toolset,
+            _yn(t.read_only),
+            _yn(t.destructive),
+            _yn(t.idempotent),
+            _yn(t.consent),
+            t.description,
+        ]
+        for t in all_tools()
+    ]
+    assert _rows(_section("Tools")) == expected
+
+
+def _default(value: Any) -> str:
+    if value is None or value == ():
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, tuple):
+        return f"`{','.join(value)}`"
+    if isinstance(value, float) and value.is_integer():
+        return f"`{int(value)}`"
+    return f"`{value}`"
+
+
+def test_configuration_table_has_every_setting_flag_and_default() -> None:
+    flags = {flag[2:].replace("-", "_"): flag for flag in _FLAGS}
+    expected = []
+    for name, info in Settings.model_fields.items():
+        env = info.validation_alias.choices[1]  # type: ignore[union-attr]
+        flag = f"`{flags[name]}`" if name in flags else "—"
+        expected.append([f"`{env}`", flag, _default(info.default)])
+    rows = [row[:3] for row in _rows(_section("Configuration"))]
+    assert rows == expected
+    assert set(flags) <= set(Settings.model_fields), "a CLI flag without a setting"
+
+
+def test_command_line_section_lists_every_flag_in_the_table_or_modes() -> None:
+    section = _section("Command line") + _section("Configuration")
+    for flag in [*_FLAGS, "--help", "--version"]:
+        assert flag in section, flag
+    for word in ("sandbox", "demo", "doctor", "stderr", "Exit codes"):
+        assert word in section
+
+
+def test_prompts_table_equals_the_prompt_files() -> None:
+    expected = []
+    for p in load_prompts():
+        args = ", ".join(f"`{a.name}`" + ("" if a.required else " (optional)") for a in p.arguments) or "—"
+        expected.append([f"`{p.name}`", args, p.description])
+    assert _rows(_section("Prompts")) == expected
+
+
+def test_resources_table_covers_the_templates_and_static_resources() -> None:
+    from tickets_mcp.tools.resources import STATIC_RESOURCES
+
+    uris = {row[0].split("`")[1] for row in _rows(_section("Resources"))}
+    assert set(STATIC_RESOURCES) <= uris
+    assert {"tickets://{number}", "catalog://categories/{key}/fields", "catalog://products/{parent}"} <= uris
+
+
+def test_quickstart_is_exactly_two_commands_and_clients_are_covered() -> None:
+    quick = _section("Quickstart")
+    block = re.search(r"```sh\n(.*?)```", quick, re.S)
+    assert block
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    assert commands == ["make demo", "make test"]
+    clients = _section("Connecting a client")
+    for name in ("Claude Desktop", "claude mcp add", "Cursor", "VS Code", "MCP Inspector", "HTTP transport"):
+        assert name in clients, name
+    assert clients.count("--sandbox") >= 6 and clients.count("SELECTEL_TOKEN") >= 5
+    assert "bench/RESULTS.md" in _section("Performance")
+    assert "## Using the client from Python" in README.read_text(encoding="utf-8")
