@@ -17,6 +17,7 @@ from tickets_mcp.api import pacing as _pacing
 from tickets_mcp.api.auth import Auth
 from tickets_mcp.api.errors import (
     OUTCOME_UNKNOWN_HINT,
+    InvalidRequest,
     RateLimited,
     ServerError,
     TicketsApiError,
@@ -80,6 +81,16 @@ class Caller:
                 response = await self.http.request(
                     route.method, url, params=params, json=json, headers=headers
                 )
+            except httpx2.InvalidURL as exc:  # e.g. a query or path over 64 KiB: nothing was sent
+                if slot is not None:
+                    slot.done()
+                raise InvalidRequest(
+                    f"The request could not be built ({exc}); shorten the text arguments",
+                    operation=operation,
+                    status=None,
+                    code="validation_error",
+                    sent=False,
+                ) from None
             except httpx2.HTTPError as exc:
                 if slot is not None:
                     slot.done()
