@@ -46,6 +46,7 @@ class Console:
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     width: int = 100
     tokens: int = 0
+    listing_tokens: int = 0
     steps: int = 0
 
     def say(self, text: str = "") -> None:
@@ -64,9 +65,12 @@ class Console:
         if len(shown) > lines:
             self.say(f"  │ … ({len(shown) - lines} more lines)")
 
-    def cost(self, text: str, note: str = "") -> None:
+    def cost(self, text: str, note: str = "", *, listing: bool = False) -> None:
         used = estimate_tokens(text)
-        self.tokens += used
+        if listing:
+            self.listing_tokens += used
+        else:
+            self.tokens += used
         self.say(f"  ≈ {used} tokens {note}".rstrip())
 
 
@@ -113,7 +117,9 @@ async def _session(c: Client, con: Console, user: ConsentingUser) -> None:
     con.excerpt("\n".join(textwrap.wrap(", ".join(names), con.width)))
     con.say(f"  {len(tools)} tools, with their JSON schemas:")
     con.cost(
-        listed.model_dump_json(by_alias=True, exclude_none=True), note="(the estimate runs high on JSON)"
+        listed.model_dump_json(by_alias=True, exclude_none=True),
+        note="(the estimate runs high on JSON)",
+        listing=True,
     )
     _expect("search_tickets" in names and "create_ticket" in names, "tools/list lacks the core tools")
 
@@ -201,14 +207,15 @@ def run_demo(
     settings: Settings, out: IO[str] | None = None, clock: Callable[[], float] = time.monotonic
 ) -> int:
     """Run the scripted session; 0 when every step did what it should, 1 otherwise."""
-    del settings  # the demo always uses the sandbox; credentials are never passed on
+    # The demo always uses the sandbox: credentials are never passed on; the language is.
+    command = [sys.executable, "-m", "tickets_mcp", "--sandbox", "--language", settings.language]
     con = Console(out or sys.stdout)
     con.say("tickets-mcp demo: a scripted assistant session against the embedded sandbox (no credentials,")
     con.say("no real tickets). The server runs as a subprocess over stdio; a real MCP client drives it.")
     started = clock()
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errlog:
         try:
-            anyio.run(run_session, con, errlog)
+            anyio.run(run_session, con, errlog, command)
         except Exception as exc:  # report, with the server's stderr, and fail
             errlog.seek(0)
             con.say(f"\n✗ demo failed: {type(exc).__name__}: {exc}")
@@ -219,7 +226,7 @@ def run_demo(
             return 1
     con.say()
     con.say(
-        f"✓ demo finished: {con.steps} steps in {clock() - started:.1f} s, ≈ {con.tokens} tokens of tool "
-        "output (estimated locally)."
+        f"✓ demo finished: {con.steps} steps in {clock() - started:.1f} s; ≈ {con.tokens} tokens of tool "
+        f"results, plus ≈ {con.listing_tokens} for the tool list (estimated locally)."
     )
     return 0
