@@ -1,0 +1,129 @@
+"""Issue 6 §3: the streamable HTTP transport of a real `tickets-mcp --sandbox --transport http`.
+
+Loopback by default (the setting and the listening socket), DNS-rebinding protection (foreign
+Origin 403, foreign Host 421), the bearer token when configured (missing or wrong: 401), and
+/healthz open for probes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tickets_mcp.settings import Settings
+
+TOKEN = "transport-test-bearer-7d41"
+LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "transport-test", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, int]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_"))}
+    env["TICKETS_MCP_HTTP_TOKEN"] = TOKEN
+    # No --host: the default bind is under test.
+    command = [sys.executable, "-m", "tickets_mcp", "--sandbox", "--transport", "http", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx2.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("tickets-mcp --transport http did not start") from None
+                time.sleep(0.1)
+        yield base, port
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+        assert TOKEN.encode() not in err
+
+
+def test_default_bind_setting_is_loopback() -> None:
+    assert Settings.model_fields["host"].default == "127.0.0.1"
+
+
+def listening_addresses(port: int) -> list[str]:
+    """Local addresses of LISTEN sockets on ``port``, from /proc/net/tcp{,6} (hex, as the kernel writes them)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].split(":")
+            if int(hex_port, 16) == port and fields[3] == "0A":
+                found.append(address)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_listening_socket_is_loopback_only(server: tuple[str, int]) -> None:
+    addresses = listening_addresses(server[1])
+    assert addresses == ["0100007F"], addresses  # 127.0.0.1, and nothing on 0.0.0.0 or ::
+
+
+def test_not_reachable_on_another_interface(server: tuple[str, int]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            own = probe.getsockname()[0]
+        except OSError:
+            pytest.skip("no non-loopback interface")
+    if own.startswith("127.") or own == "0.0.0.0":
+        pytest.skip("no non-loopback interface")
+    with pytest.raises(OSError), socket.create_connection((own, server[1]), timeout=1):
+        pass
+
+
+def test_bearer_required_when_configured(server: tuple[str, int]) -> None:
+    base = server[0]
+    assert httpx2.post(f"{base}/mcp", json=INIT, headers=MCP_HEADERS).status_code == 401
+    for wrong in ("Bearer nope", f"Bearer {TOKEN}x", f"bearer {TOKEN}", TOKEN, f"Basic {TOKEN}"):
+        response = httpx2.post(f"{base}/mcp", json=INIT, headers={**MCP_HEADERS, "Authorization": wrong})
+        assert response.status_code == 401, wrong
+        assert response.headers["www-authenticate"] == "Bearer"
+    good = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+    assert httpx2.post(f"{base}/mcp", json=INIT, headers=good).status_code == 200
+    assert httpx2.get(f"{base}/healthz").json() == {"status": "ok"}
+
+
+def test_foreign_origin_and_host_refused(server: tuple[str, int]) -> None:
+    base, port = server
+    good = {**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+    for origin in ("https://evil.example", "http://127.0.0.1.evil.example", "null"):
+        response = httpx2.post(f"{base}/mcp", json=INIT, headers={**good, "Origin": origin})
+        assert response.status_code == 403, origin
+    response = httpx2.post(f"{base}/mcp", json=INIT, headers={**good, "Host": "evil.example"})
+    assert response.status_code == 421
+    local = httpx2.post(f"{base}/mcp", json=INIT, headers={**good, "Origin": f"http://localhost:{port}"})
+    assert local.status_code == 200
