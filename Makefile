@@ -26,6 +26,14 @@ node-tools: $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
+# Issue 6: the full fault matrix (1,000 calls) and the full fuzz (10,000 calls); make test runs small ones.
+.PHONY: soak fuzz
+soak: $(STAMP)
+	TICKETS_MCP_SOAK_CALLS=1000 $(BIN)/python -m pytest -s -m slow tests/reliability/test_fault_matrix.py
+
+fuzz: $(STAMP)
+	TICKETS_MCP_FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -s tests/reliability/test_fuzz.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check server tests
 	$(BIN)/ruff format --check server tests
