@@ -141,7 +141,7 @@ async def check_api(settings: Settings, report: Report) -> None:
         dates.append((response.headers.get("date"), time.time()))
 
     client = build_client(settings)
-    client._http.event_hooks["response"].append(remember_date)  # the Date header, for the clock check
+    client.http_client.event_hooks["response"].append(remember_date)  # the Date header, for the clock check
     async with client:
         sent = time.time()
         try:

@@ -53,7 +53,7 @@ async def test_wrong_static_token_is_auth_error_without_retry(iam_sb: SandboxHan
 async def test_iam_token_header(iam_sb: SandboxHandle) -> None:
     auth = user(iam_sb)
     async with make_client(iam_sb, auth=auth) as c:
-        token = await auth.token(c._http)
+        token = await auth.token(c.http_client)
     async with make_client(iam_sb, auth=IamToken(token)) as c:
         assert await c.list_categories()
     assert calls(iam_sb)[-1]["auth"] not in (None, "static")
@@ -108,7 +108,7 @@ async def test_secrets_never_logged(iam_sb: SandboxHandle, caplog: pytest.LogCap
         auth._deadline = math.inf
         await anyio.sleep(TTL + 0.2)
         await c.list_topics()
-        token = await auth.token(c._http)
+        token = await auth.token(c.http_client)
     async with make_client(iam_sb, auth=StaticToken(iam_sb.token + "-x")) as c:
         with pytest.raises(AuthError):
             await c.list_topics()

@@ -8,9 +8,9 @@ async with TicketsClient(auth=StaticToken(token)) as client:
 ```
 """
 
-from tickets_mcp.api import models
+from typing import TYPE_CHECKING, Any
+
 from tickets_mcp.api.auth import IamToken, ServiceUser, StaticToken
-from tickets_mcp.api.client import TicketsClient
 from tickets_mcp.api.errors import (
     AuthError,
     FieldError,
@@ -25,6 +25,25 @@ from tickets_mcp.api.pacing import PacingPolicy
 from tickets_mcp.api.progress import reporting_progress
 from tickets_mcp.api.retry import RetryPolicy, parse_retry_after
 from tickets_mcp.api.routes import DEFAULT_BASE_URL, DEFAULT_IDENTITY_URL, ROUTES, Route, base_url_from_env
+
+if TYPE_CHECKING:
+    from tickets_mcp.api import models
+    from tickets_mcp.api.client import TicketsClient
+
+
+def __getattr__(name: str) -> Any:
+    """`TicketsClient` and `models` load on first use: compiling the pydantic models costs ~20 ms,
+    which a server would otherwise pay before it can answer `initialize`."""
+    if name == "TicketsClient":
+        from tickets_mcp.api.client import TicketsClient
+
+        return TicketsClient
+    if name == "models":
+        import tickets_mcp.api.models as models
+
+        return models
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_BASE_URL",

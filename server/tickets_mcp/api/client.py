@@ -119,23 +119,15 @@ class TicketsClient:
         self.dedup_window = dedup_window
         self.recover_window = recover_window
         self.credential = f"{self.base_url}|{auth.identity if auth is not None else 'anonymous'}"
-        timeout = httpx2.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
-        self._http = httpx2.AsyncClient(
-            base_url=self.base_url + "/",
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            follow_redirects=False,
-        )
-        self._caller = Caller(
-            self._http, auth, credential=self.credential, retry=self.retry, pacing=self.pacing
-        )
+        self._timeout = httpx2.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
+        self._transport = transport
+        self._http: httpx2.AsyncClient | None = None
+        self._caller: Caller | None = None
 
     def __repr__(self) -> str:
         return f"TicketsClient(base_url={self.base_url!r}, auth={self.auth!r})"
 
     async def __aenter__(self) -> Self:
-        await self._http.__aenter__()
         return self
 
     async def __aexit__(
@@ -144,10 +136,35 @@ class TicketsClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = self._caller = None
+
+    @property
+    def http_client(self) -> httpx2.AsyncClient:
+        """The underlying pooled client (an escape hatch, e.g. for an IAM login of its own)."""
+        self._connected()
+        assert self._http is not None
+        return self._http
+
+    def _connected(self) -> Caller:
+        """The pooled HTTP client, made on the first call: building its TLS context costs ~20-30 ms,
+        which a server would otherwise pay at start-up before it can answer `initialize`."""
+        if self._caller is None:
+            self._http = httpx2.AsyncClient(
+                base_url=self.base_url + "/",
+                timeout=self._timeout,
+                transport=self._transport,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                follow_redirects=False,
+            )
+            self._caller = Caller(
+                self._http, self.auth, credential=self.credential, retry=self.retry, pacing=self.pacing
+            )
+        return self._caller
 
     async def _call(self, operation: str, parse: Callable[[Any], Any], **kwargs: Any) -> Any:
-        return await self._caller.call(operation, parse, **kwargs)
+        return await self._connected().call(operation, parse, **kwargs)
 
     # -- tickets (v2) -----------------------------------------------------------------------------
 

@@ -33,8 +33,31 @@ Typical use in a test::
         httpx2.get(sb.base_url + "/v2/tickets", headers={"X-Token": sb.token})
 """
 
-from tickets_mcp.sandbox.app import create_app
-from tickets_mcp.sandbox.config import SandboxConfig
-from tickets_mcp.sandbox.runner import RunningSandbox, SandboxHandle, run_sandbox
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tickets_mcp.sandbox.app import create_app
+    from tickets_mcp.sandbox.config import SandboxConfig
+    from tickets_mcp.sandbox.runner import RunningSandbox, SandboxHandle, run_sandbox
+
+# Imported on first use: the MCP server's CLI parses `tickets-mcp sandbox` flags without paying for
+# Starlette, sqlite and the seed data (cold start is a measured target).
+_LAZY = {
+    "create_app": "tickets_mcp.sandbox.app",
+    "SandboxConfig": "tickets_mcp.sandbox.config",
+    "RunningSandbox": "tickets_mcp.sandbox.runner",
+    "SandboxHandle": "tickets_mcp.sandbox.runner",
+    "run_sandbox": "tickets_mcp.sandbox.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["RunningSandbox", "SandboxConfig", "SandboxHandle", "create_app", "run_sandbox"]

@@ -38,7 +38,7 @@ from tickets_mcp.tools.prompts import load_prompts, register_prompts
 from tickets_mcp.tools.registry import ToolSpec, all_tools, enabled_tools
 from tickets_mcp.tools.resources import PromptDataProvider, list_resources, read_static, register_resources
 from tickets_mcp.tools.results import fail, from_api_error
-from tickets_mcp.tools.state import AppState, CatalogCache, SessionLimiter, build_client
+from tickets_mcp.tools.state import AppState, SessionLimiter
 from tickets_mcp.tools.watch import ThreadWatcher
 
 log = logging.getLogger("tickets_mcp.tools")
@@ -86,6 +86,32 @@ class TicketsServer(MCPServer[AppState]):
         self.tickets_settings = settings
         self.disabled: dict[str, str] = {}
         self.limiter = SessionLimiter(settings.calls_per_minute)
+        self._unregistered: list[ToolSpec] = []
+
+    def serve_tools(self, enabled: list[ToolSpec]) -> None:
+        """Serve these tools; every other declared tool answers with why it is off."""
+        self._unregistered = list(enabled)
+        self.disabled = _disabled_reasons(self.tickets_settings, enabled)
+
+    def _register_tools(self) -> None:
+        """Build the tools' schemas on first use rather than at start-up (~40 ms of a cold start)."""
+        pending, self._unregistered = self._unregistered, []
+        for spec in pending:
+            self.add_tool(
+                spec.handler,
+                name=spec.name,
+                title=spec.title,
+                description=spec.description,
+                annotations=spec.annotations,
+            )
+
+    async def list_tools(self) -> list[Any]:
+        self._register_tools()
+        return await super().list_tools()
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        self._register_tools()
+        return super()._tool_input_schema(name)
 
     async def _handle_call_tool(
         self, ctx: ServerRequestContext[AppState], params: CallToolRequestParams
@@ -121,6 +147,7 @@ class TicketsServer(MCPServer[AppState]):
         return await super().read_resource(uri, context)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        self._register_tools()
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -158,19 +185,17 @@ def build_server(settings: Settings) -> TicketsServer:
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with build_client(settings) as client, anyio.create_task_group() as tg:
-            state = AppState(
-                settings=settings,
-                client=client,
-                catalog=CatalogCache(client, settings.catalog_ttl),
-                limiter=mcp.limiter,
-            )
-            state.watcher = ThreadWatcher(state, server)
-            tg.start_soon(state.watcher.run)
-            try:
-                yield state
-            finally:
-                tg.cancel_scope.cancel()
+        state = AppState(settings)
+        state.watcher = ThreadWatcher(state, server)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(state.watcher.run)
+                try:
+                    yield state
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            await state.aclose()
 
     mcp = TicketsServer(
         settings,
@@ -182,17 +207,7 @@ def build_server(settings: Settings) -> TicketsServer:
         log_level=settings.log_level,
         subscriptions=False,
     )
-    enabled = enabled_tools(settings.toolsets, read_only=settings.read_only)
-    for spec in enabled:
-        mcp.add_tool(
-            spec.handler,
-            name=spec.name,
-            title=spec.title,
-            description=spec.description,
-            annotations=spec.annotations,
-        )
-    mcp.disabled = _disabled_reasons(settings, enabled)
-
+    mcp.serve_tools(enabled_tools(settings.toolsets, read_only=settings.read_only))
     register_resources(mcp)
     register_prompts(mcp, load_prompts(), PromptDataProvider.from_context)
     return mcp

@@ -50,7 +50,9 @@ COMPLETION_LIMIT = 100
 
 
 async def _categories_md(state: AppState) -> str:
-    return render_categories([as_dict(c) for c in await state.catalog.categories()], language=state.settings.language)
+    return render_categories(
+        [as_dict(c) for c in await state.catalog.categories()], language=state.settings.language
+    )
 
 
 async def products_markdown(state: AppState, parent: str | None = None) -> str:

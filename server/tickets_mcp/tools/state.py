@@ -5,22 +5,15 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Hashable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from tickets_mcp.api import (
-    IamToken,
-    PacingPolicy,
-    RetryPolicy,
-    ServiceUser,
-    StaticToken,
-    TicketsClient,
-)
+from tickets_mcp.api import IamToken, PacingPolicy, RetryPolicy, ServiceUser, StaticToken
 from tickets_mcp.settings import Settings
 
 if TYPE_CHECKING:
+    from tickets_mcp.api import TicketsClient
     from tickets_mcp.tools.watch import ThreadWatcher
 
 
@@ -46,6 +39,8 @@ def build_auth(settings: Settings) -> StaticToken | IamToken | ServiceUser:
 
 def build_client(settings: Settings) -> TicketsClient:
     """The one TicketsClient of a server, configured from the settings."""
+    from tickets_mcp.api import TicketsClient
+
     return TicketsClient(
         settings.base_url,
         build_auth(settings),
@@ -63,8 +58,8 @@ def build_client(settings: Settings) -> TicketsClient:
 class CatalogCache:
     """Categories, category fields and products, cached with a TTL (they change rarely)."""
 
-    def __init__(self, client: TicketsClient, ttl: float) -> None:
-        self._client = client
+    def __init__(self, state: AppState, ttl: float) -> None:
+        self._state = state
         self._ttl = ttl
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         self._lock = anyio.Lock()
@@ -83,13 +78,13 @@ class CatalogCache:
             return value
 
     async def categories(self) -> list[Any]:
-        return await self._get("categories", lambda: self._client.list_categories())
+        return await self._get("categories", lambda: self._state.client.list_categories())
 
     async def fields(self, category: str) -> list[Any]:
-        return await self._get(("fields", category), lambda: self._client.get_category_fields(category))
+        return await self._get(("fields", category), lambda: self._state.client.get_category_fields(category))
 
     async def products(self, parent: str | None = None) -> list[Any]:
-        return await self._get(("products", parent), lambda: self._client.list_products(parent=parent))
+        return await self._get(("products", parent), lambda: self._state.client.list_products(parent=parent))
 
 
 class SessionLimiter:
@@ -117,11 +112,25 @@ class SessionLimiter:
         return None
 
 
-@dataclass
 class AppState:
-    settings: Settings
-    client: TicketsClient
-    catalog: CatalogCache
-    limiter: SessionLimiter
-    watcher: ThreadWatcher | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    """What every handler reaches through the lifespan context.
+
+    The API client is made on first use, so a server answers `initialize` without loading the
+    client's models or building a TLS context (cold start is a measured target).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catalog = CatalogCache(self, settings.catalog_ttl)
+        self.watcher: ThreadWatcher | None = None
+        self._client: TicketsClient | None = None
+
+    @property
+    def client(self) -> TicketsClient:
+        if self._client is None:
+            self._client = build_client(self.settings)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
