@@ -107,6 +107,7 @@ class Call:
     is_error: bool
     code: str | None
     text: str
+    structured: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -177,8 +178,7 @@ class Agent:
         result = await self.client.call_tool(tool, args)
         text = "\n".join(getattr(b, "text", "") for b in result.content)
         structured = result.structured_content or {}
-        call = Call(tool, args, kind, bool(result.is_error), structured.get("code"), text)
-        call.structured = structured  # type: ignore[attr-defined]
+        call = Call(tool, args, kind, bool(result.is_error), structured.get("code"), text, structured)
         self.report.calls.append(call)
         return call
 
@@ -237,20 +237,20 @@ class Agent:
             if tool == "create_ticket":
                 found = await self.call("search_tickets", {"q": args["summary"]}, "followup")
                 if not found.is_error:
-                    items = found.structured["items"]  # type: ignore[attr-defined]
+                    items = found.structured["items"]
                     return any(item["summary"] == args["summary"] for item in items)
             else:
                 first = await self.call("list_comments", {"number": args["number"]}, "followup")
                 if first.is_error:
                     continue
-                total = first.structured["comments_total"]  # type: ignore[attr-defined]
+                total = first.structured["comments_total"]
                 last = await self.call(
                     "list_comments",
                     {"number": args["number"], "page": max(1, math.ceil(total / 20))},
                     "followup",
                 )
                 if not last.is_error:
-                    bodies = [c["body"] for c in last.structured["comments"]]  # type: ignore[attr-defined]
+                    bodies = [c["body"] for c in last.structured["comments"]]
                     return args["body"] in bodies
         return None
 

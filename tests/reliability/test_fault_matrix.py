@@ -67,3 +67,33 @@ async def test_fault_matrix_soak(sandbox: SandboxHandle, caplog: pytest.LogCaptu
     calls = int(os.environ.get("TICKETS_MCP_SOAK_CALLS", "1000"))
     report = await run_matrix(sandbox, calls, seed=11, workers=4)
     check(report, calls, caplog)
+
+
+def test_duplicate_detector_counts_only_writes_that_took_effect() -> None:
+    def post(
+        path: str, body: dict[str, str], status: int, fault: str | None, applied: bool
+    ) -> dict[str, object]:
+        return {
+            "method": "POST",
+            "path": path,
+            "body": body,
+            "status": status,
+            "fault": fault,
+            "applied": applied,
+        }
+
+    comments = "/support/tickets/1/comments"
+    tickets = "/support/v2/tickets"
+    report = Report(
+        journal=[
+            post(comments, {"body": "a"}, 503, "503", False),  # refused, not applied
+            post(comments, {"body": "a"}, 200, None, True),
+            post(comments, {"body": "b"}, 200, "drop", True),  # applied, answer lost
+            post(comments, {"body": "b"}, 200, None, True),  # ... and sent again: a duplicate
+            post(tickets, {"summary": "s"}, 200, "timeout", True),
+            post(tickets, {"summary": "s"}, 200, None, True),
+            post(tickets, {"summary": "t"}, 400, None, True),  # rejected by validation
+            post(tickets, {"summary": "t"}, 200, None, True),
+        ]
+    )
+    assert report.duplicates() == {"creates": ['{"summary": "s"}'], "comments": ['{"body": "b"}']}
