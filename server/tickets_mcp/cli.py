@@ -48,6 +48,12 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--host": {"help": "HTTP bind address (default 127.0.0.1)"},
     "--port": {"type": int, "help": "HTTP port (default 8000)"},
     "--stateless": {"action": "store_true", "default": None, "help": "stateless streamable HTTP"},
+    "--json-response": {
+        "action": "store_true",
+        "default": None,
+        "help": "answer HTTP POSTs with plain JSON instead of SSE (faster; progress and consent "
+        "questions then need the client's GET stream)",
+    },
     "--token-budget": {"type": int, "help": "token budget of one tool result (default 8000)"},
     "--poll-interval": {"type": float, "help": "seconds between polls of subscribed threads (default 60)"},
     "--calls-per-minute": {"type": int, "help": "tool calls allowed per session per minute (0 = off)"},

@@ -63,6 +63,7 @@ def build_http_app(server: TicketsServer, settings: Settings) -> Starlette | Bea
 
     app = server.streamable_http_app(
         stateless_http=settings.stateless,
+        json_response=settings.json_response,
         transport_security=transport_security(settings),
         host=settings.host,
     )

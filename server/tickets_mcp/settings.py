@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=_env("host", "TICKETS_MCP_HOST"))
     port: int = Field(8000, ge=0, le=65535, validation_alias=_env("port", "TICKETS_MCP_PORT"))
     stateless: bool = Field(False, validation_alias=_env("stateless", "TICKETS_MCP_STATELESS"))
+    json_response: bool = Field(False, validation_alias=_env("json_response", "TICKETS_MCP_JSON_RESPONSE"))
     http_token: SecretStr | None = Field(None, validation_alias=_env("http_token", "TICKETS_MCP_HTTP_TOKEN"))
     allowed_origins: tuple[str, ...] = Field(
         (), validation_alias=_env("allowed_origins", "TICKETS_MCP_ALLOWED_ORIGINS")
