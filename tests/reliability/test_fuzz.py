@@ -102,9 +102,9 @@ def test_any_valid_input_never_crashes(fuzz: Fuzz, data: st.DataObject) -> None:
     fuzz.sb.clear_journal()
     result = fuzz.call(tool, arguments)
     text = text_of(result)
-    for marker in CRASH_MARKERS:
-        assert marker not in text, text
-    if result.is_error:
+    if result.is_error:  # a success's text is ticket content, which may say anything
+        for marker in CRASH_MARKERS:
+            assert marker not in text, text
         assert (result.structured_content or {}).get("code"), text
     if "nothing was sent" in text.lower() or text.startswith("Not sent"):
         writes = [e for e in fuzz.sb.journal() if e["method"] != "GET"]
