@@ -122,12 +122,14 @@ async def wait_healthy(base: str) -> None:
 def server_logging(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
     """The CLI's logging configuration for one test, then the previous one back."""
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    noisy = {name: logging.getLogger(name).level for name in ("httpx", "httpx2", "httpcore", "httpcore2")}
+    handlers, level = root.handlers[:], root.level
+    names = ("httpx", "httpx2", "httpcore", "httpcore2", "uvicorn.access", "mcp.server.lowlevel.server")
+    levels = {name: logging.getLogger(name).level for name in names}
     yield
-    root.handlers[:], _ = saved[0], root.setLevel(saved[1])
-    for name, level in noisy.items():
-        logging.getLogger(name).setLevel(level)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, saved in levels.items():
+        logging.getLogger(name).setLevel(saved)
 
 
 async def test_in_process_logs(
