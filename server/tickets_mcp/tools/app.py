@@ -24,9 +24,11 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import (
     CallToolRequestParams,
     CallToolResult,
+    EmptyResult,
     InputRequiredResult,
     ListResourcesResult,
     PaginatedRequestParams,
+    SetLevelRequestParams,
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
@@ -180,6 +182,14 @@ def _disabled_reasons(settings: Settings, enabled: list[ToolSpec]) -> dict[str, 
     return reasons
 
 
+async def _accept_log_level(
+    ctx: ServerRequestContext[AppState], params: SetLevelRequestParams
+) -> EmptyResult:
+    """Accept `logging/setLevel` from 2025-era clients. Protocol logging is deprecated in 2026-07-28, and
+    this server sends none: its logs go to stderr, redacted."""
+    return EmptyResult()
+
+
 def build_server(settings: Settings) -> TicketsServer:
     """The configured MCP server. The API client is created when a connection starts (lifespan)."""
 
@@ -208,6 +218,7 @@ def build_server(settings: Settings) -> TicketsServer:
         subscriptions=False,
     )
     mcp.serve_tools(enabled_tools(settings.toolsets, read_only=settings.read_only))
+    mcp._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _accept_log_level)
     register_resources(mcp)
     register_prompts(mcp, load_prompts(), PromptDataProvider.from_context)
     return mcp
