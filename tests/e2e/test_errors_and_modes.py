@@ -9,10 +9,9 @@ import pytest
 from mcp import Client
 from mcp.types import Implementation
 
+from mcp_support import make_settings, text_of
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.tools.app import build_server
-
-from .conftest import make_settings, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -7,10 +7,9 @@ import pytest
 from mcp import Client
 from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
 
+from mcp_support import make_settings
 from tickets_mcp.sandbox import SandboxHandle
 from tickets_mcp.tools.app import build_server
-
-from .conftest import make_settings
 
 pytestmark = pytest.mark.anyio
 INJECTED = 2401007

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
+from mcp_support import Elicitor, text_of
 from tickets_mcp.sandbox import SandboxHandle
-
-from .conftest import Elicitor, text_of
 
 pytestmark = pytest.mark.anyio
 INJECTED = 2401007  # seeded: a comment with a prompt injection and invisible Unicode

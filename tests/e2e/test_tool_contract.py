@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from mcp_support import make_settings, text_of
 from tickets_mcp.sandbox import SandboxHandle
 from tickets_mcp.tools.app import build_server
 from tickets_mcp.tools.registry import all_tools
-
-from .conftest import make_settings, text_of
 
 pytestmark = pytest.mark.anyio
 SNAPSHOTS = Path(__file__).parent / "snapshots"

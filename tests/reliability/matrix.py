@@ -25,8 +25,8 @@ from typing import Any
 
 import anyio
 from mcp import Client
-from pydantic import SecretStr
 
+from mcp_support import make_settings
 from tickets_mcp.sandbox import SandboxHandle
 from tickets_mcp.settings import Settings
 from tickets_mcp.tools.app import build_server
@@ -83,13 +83,8 @@ def fault_plan(seed: int) -> dict[str, Any]:
 
 
 def matrix_settings(sb: SandboxHandle) -> Settings:
-    return Settings(
-        token=SecretStr(sb.token),
-        base_url=sb.base_url,
-        identity_url=sb.identity_url,
-        creates_per_minute=10_000,
-        comments_per_minute=10_000,
-        calls_per_minute=0,
+    return make_settings(
+        sb,
         catalog_ttl=0,  # every draft check reads the catalog, so faults hit it too
         dedup_window=600,
         poll_interval=60,

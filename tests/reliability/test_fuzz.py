@@ -24,10 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
-from pydantic import SecretStr
 
+from mcp_support import make_settings, text_of
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.settings import Settings
 from tickets_mcp.tools.app import build_server
 
 from .matrix import CRASH_MARKERS
@@ -62,16 +61,12 @@ class Fuzz:
 @pytest.fixture(scope="module")
 def fuzz() -> Iterator[Fuzz]:
     with run_sandbox(creates_per_minute=10**6, comments_per_minute=10**6) as sb:
-        config = Settings(
-            token=SecretStr(sb.token),
-            base_url=sb.base_url,
-            identity_url=sb.identity_url,
+        config = make_settings(
+            sb,
             toolsets=("all",),
             creates_per_minute=10**6,
             comments_per_minute=10**6,
-            calls_per_minute=0,
             catalog_ttl=300,
-            dedup_window=0,
             poll_interval=3600,
         )
         with start_blocking_portal() as portal:
@@ -83,10 +78,6 @@ def fuzz() -> Iterator[Fuzz]:
                 state = Fuzz(sb, portal, connected, {t.name: t.input_schema for t in tools})
                 yield state
                 print(f"\nfuzz: {sum(state.calls.values())} calls, by tool {dict(state.calls)}")
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 def test_every_tool_is_fuzzed(fuzz: Fuzz) -> None:

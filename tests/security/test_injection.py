@@ -17,10 +17,10 @@ import httpx2
 import pytest
 from mcp import Client
 
+from mcp_support import make_settings
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.tools.app import build_server
 
-from .helpers import make_settings
 from .untrusted import FORBIDDEN, MARKERS, PAYLOADS, markers_in, problems, split_fences
 
 pytestmark = pytest.mark.anyio
