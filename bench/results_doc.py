@@ -137,10 +137,9 @@ installed), which costs the two-hop path more.
 Measured cause and fix (A/B in one run, same sandbox, 5 bursts each, two repetitions): the SSE response of
 each `tools/call` (sse_starlette stream: headers, event, close — several sends and tasks per call) is the
 largest avoidable cost. With `json_response=True` the MCP throughput went 186→216 and 191→222 calls/s
-(+16%), i.e. 0.47→0.60× and 0.40→0.67× against the direct bursts of the same run. Recommended change:
-`http.py::build_http_app` passes `json_response=settings.json_response` to `streamable_http_app`, with a
-new `Settings.json_response` (env `TICKETS_MCP_JSON_RESPONSE`), default on for `--stateless` and
-`--read-only`. Not unconditionally: with JSON responses, progress notifications and the consent
+(+16%), i.e. 0.47→0.60× and 0.40→0.67× against the direct bursts of the same run. That switch now exists:
+`--json-response` / `TICKETS_MCP_JSON_RESPONSE` (off by default, and the figure above is measured with the
+default SSE answers). It is not on by default because with JSON answers, progress notifications and the consent
 elicitation during a call can only travel on the client's standalone GET stream, which not every client
 opens. Installing `uvicorn[standard]` (httptools + uvloop) is the other lever (not measured here: it would
 add dependencies)."""
