@@ -35,8 +35,8 @@ fuzz: $(STAMP)
 	TICKETS_MCP_FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -s tests/reliability/test_fuzz.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests
-	$(BIN)/ruff format --check server tests
+	$(BIN)/ruff check server tests bench
+	$(BIN)/ruff format --check server tests bench
 
 demo: $(STAMP)
 	$(BIN)/tickets-mcp demo

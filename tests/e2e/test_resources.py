@@ -66,6 +66,7 @@ async def test_completions(client: Client) -> None:
     assert (await client.complete(ref, {"name": "parent", "value": ""})).completion.values
 
 
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # the 2025-11-25 way, on purpose
 async def test_subscription_legacy_notifies_on_support_reply(sandbox: SandboxHandle) -> None:
     updates: list[str] = []
     got = anyio.Event()
