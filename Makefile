@@ -23,7 +23,7 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 
 node-tools: $(NODE_STAMP)
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) lint
 	$(BIN)/python -m pytest
 
 # Issue 6: the full fault matrix (1,000 calls) and the full fuzz (10,000 calls); make test runs small ones.
