@@ -34,7 +34,7 @@ __all__ = [
 
 Item = Mapping[str, Any]
 
-_PIECES = re.compile(r"([A-Za-z]+)|([^\W\d_]+)|(\d+)|(\n+)|[^\s\w]")
+_PIECES = re.compile(r"([A-Za-z]+)|([^\W\d_]+)|(\d+)|(\n+)|([^\s\w]+)")
 
 
 def estimate_tokens(text: str) -> int:
@@ -49,8 +49,10 @@ def estimate_tokens(text: str) -> int:
             total += 1 + size // 4
         elif group == 3:  # digits are split in groups of three
             total += (size + 2) // 3
-        else:  # a newline run or one punctuation / symbol character
+        elif group == 4:  # a newline run
             total += 1
+        else:  # punctuation / symbols: common pairs such as `":` or `},` merge into one token
+            total += (size + 1) // 2
     return total + total // 16 + 1  # a small margin: English prose sits right at one token per word
 
 
