@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,21 @@ def machine_facts() -> str:
         f"{os.cpu_count()} CPU ({cpu}), {int(mem) // 1024} MiB RAM, Linux {os.uname().release}, "
         f"Python {sys.version.split()[0]}; {versions}; load average at start {load[0]:.2f}"
     )
+
+
+@dataclass
+class Row:
+    key: str
+    measure: str
+    value: str
+    target: str
+    met: bool
+    note: str = ""
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_"))}
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
