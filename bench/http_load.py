@@ -14,27 +14,44 @@ from harness import INIT, TICKETS_MCP, Row, SandboxProcess, free_port, median
 
 
 async def _p5(sb: SandboxProcess, count: int, window: float) -> dict[str, Any]:
-    from tickets_mcp.api import PacingPolicy, StaticToken, TicketsApiError, TicketsClient
+    """`count` concurrent create_ticket tool calls through the MCP server (in process), paced by its client."""
+    from mcp import Client
+    from pydantic import SecretStr
+
+    from tickets_mcp.settings import Settings
+    from tickets_mcp.tools.app import build_server
 
     errors: list[str] = []
     numbers: list[int] = []
     run_id = f"{time.time():.0f}"
-    pacing = PacingPolicy(creates_per_minute=2, window_seconds=window)
-    async with TicketsClient(sb.base_url, StaticToken(sb.token), pacing=pacing) as client:
+    settings = Settings(
+        token=SecretStr(sb.token),
+        base_url=sb.base_url,
+        creates_per_minute=2,
+        rate_window=window,
+        calls_per_minute=0,
+        catalog_ttl=300,
+    )
+    async with Client(build_server(settings), mode="legacy") as client:
 
         async def create(i: int) -> None:
-            try:
-                result = await client.create_ticket(
-                    summary=f"bench P5 {run_id} #{i:02d}: disk latency on db-{i:02d}",
-                    categories=["cloud_servers"],
-                    category_fields=[{"key": "region", "values": ["ru-9"]}],
-                    products=["cloud_servers"],
-                    comment_body=f"Создание {i} из {count}: задержки диска на db-{i:02d}.",
-                )
-                numbers.append(result.ticket.number)
-            except TicketsApiError as exc:
-                errors.append(f"{i}: {exc}")
+            result = await client.call_tool(
+                "create_ticket",
+                {
+                    "summary": f"bench P5 {run_id} #{i:02d}: disk latency on db-{i:02d}",
+                    "categories": ["cloud_servers"],
+                    "category_fields": [{"key": "region", "values": ["ru-9"]}],
+                    "products": ["cloud_servers"],
+                    "comment_body": f"Создание {i} из {count}: задержки диска на db-{i:02d}.",
+                },
+            )
+            out = result.structured_content or {}
+            if result.is_error or out.get("outcome") != "created":
+                errors.append(f"{i}: {out}")
+            else:
+                numbers.append(out["ticket"]["number"])
 
+        await client.call_tool("list_categories", {})  # warm the catalog cache and the connection
         sb.clear_journal()
         t0 = time.perf_counter()
         async with asyncio.TaskGroup() as tg:
@@ -64,7 +81,7 @@ def p5_paced_creates(count: int = 20, window: float = 1.0) -> tuple[Row, dict[st
     row = Row(
         "P5",
         f"{count} creates, 2 per {window:g} s window (sandbox time_scale {window:g}/60, client PacingPolicy "
-        f"window {window:g} s; TicketsClient directly)",
+        f"window {window:g} s; create_ticket through the MCP server, in process)",
         f"{ratio:.3f}× ({d['wall']:.2f} s vs {d['minimum']:.0f} s); 429s {d['429']}, errors {len(d['errors'])}, "
         f"created {d['created']}, duplicates {d['duplicates']}",
         "≤ 1.10×, 0 errors, 0 duplicates",

@@ -39,11 +39,11 @@ METHOD = """\
   o200k tokens of the text of `get_ticket(include_comments=true)`, of the `tickets://{number}` resource,
   and of the raw API JSON for the same data (`GET /v2/tickets/{n}` plus `GET /tickets/{n}/comments`,
   compact, UTF-8). `structuredContent` of the tool result is counted separately (not in the ratio).
-- **P5** uses `TicketsClient` directly (not through the MCP server: `Settings` has no pacing-window
-  option, the server's `PacingPolicy` window is fixed at 60 s, so 20 creates through it would take 9
-  real minutes). Sandbox `time_scale = 1/60` (its 60 s window becomes 1 s), client
-  `PacingPolicy(creates_per_minute=2, window_seconds=1)`; 20 creates started at once; the theoretical
-  minimum is (20/2 − 1) = 9 windows. 429s, creates and duplicates are counted in the sandbox journal.
+- **P5** sends 20 concurrent `create_ticket` tool calls through the MCP server (in process, `mcp.Client`),
+  each with its full draft check (catalog, duplicates), against a sandbox in its own process. Sandbox
+  `time_scale = 1/60` (its 60 s window becomes 1 s), server `TICKETS_MCP_RATE_WINDOW=1` with the documented
+  2 creates per window; the theoretical minimum is (20/2 − 1) = 9 windows. 429s, creates and duplicates are
+  counted in the sandbox journal.
 - **P6** starts `tickets-mcp --transport http` and the sandbox in separate processes; one MCP session;
   bursts of 200 concurrent `tools/call get_ticket` (raw JSON-RPC POSTs over `httpx2.AsyncClient`, SSE
   parsed) alternate with bursts of 200 concurrent direct GETs to the sandbox from the same client;

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     comments_per_minute: int = Field(
         60, ge=1, validation_alias=_env("comments_per_minute", "TICKETS_MCP_COMMENTS_PER_MINUTE")
     )
+    rate_window: float = Field(60.0, gt=0, validation_alias=_env("rate_window", "TICKETS_MCP_RATE_WINDOW"))
     retry_budget: float = Field(30.0, ge=0, validation_alias=_env("retry_budget", "TICKETS_MCP_RETRY_BUDGET"))
     dedup_window: float = Field(
         600.0, ge=0, validation_alias=_env("dedup_window", "TICKETS_MCP_DEDUP_WINDOW")

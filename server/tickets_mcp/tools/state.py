@@ -50,6 +50,7 @@ def build_client(settings: Settings) -> TicketsClient:
         pacing=PacingPolicy(
             creates_per_minute=settings.creates_per_minute,
             comments_per_minute=settings.comments_per_minute,
+            window_seconds=settings.rate_window,
         ),
         dedup_window=settings.dedup_window,
     )
