@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from mcp.types import Implementation
 from mcp_support import make_settings, text_of
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.tools.app import build_server
+from tickets_mcp.tools.state import SessionLimiter
 
 pytestmark = pytest.mark.anyio
 
@@ -148,3 +150,12 @@ async def test_per_session_call_limit_counts_each_session_apart(sandbox: Sandbox
     other = Implementation(name="another-agent", version="1")
     async with Client(server, mode=era, client_info=other) as second:
         assert not (await second.call_tool("count_tickets", {})).is_error
+
+
+def test_session_limiter_forgets_idle_callers() -> None:
+    limiter = SessionLimiter(calls_per_minute=5, window=0.05)
+    for key in range(1100):
+        assert limiter.check(key) is None
+    time.sleep(0.06)
+    assert limiter.check("new") is None
+    assert len(limiter._calls) == 1  # idle sessions were dropped, the live one kept

@@ -104,6 +104,8 @@ class SessionLimiter:
         if self.limit <= 0:
             return None
         now = time.monotonic()
+        if len(self._calls) > 1024:  # forget callers idle for a whole window (closed sessions)
+            self._calls = {k: q for k, q in self._calls.items() if q and now - q[-1] < self.window}
         calls = self._calls.setdefault(key, deque())
         while calls and now - calls[0] >= self.window:
             calls.popleft()
