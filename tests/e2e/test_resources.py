@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
@@ -99,3 +100,21 @@ async def test_subscription_modern_listen_notifies_on_support_reply(sandbox: San
                 async for event in sub:
                     assert getattr(event, "uri", None) == "tickets://2401008"
                     break
+
+
+async def test_listed_ticket_titles_are_sanitized(client: Client, sandbox: SandboxHandle) -> None:
+    body = {
+        "summary": "Invisible\u200b title \u202ereversed\U000e0041",
+        "categories": ["billing"],
+        "category_fields": [{"key": "question_type", "values": ["invoice"]}],
+        "access_level": "account_users",
+        "files": [],
+        "keystone_projects": [],
+        "products": [],
+        "secrets": [],
+    }
+    created = httpx2.post(f"{sandbox.base_url}/v2/tickets", json=body, headers={"X-Token": sandbox.token})
+    number = created.json()["number"]
+    resources = (await client.list_resources()).resources
+    title = next(r.title for r in resources if str(r.uri) == f"tickets://{number}")
+    assert title == f"#{number} Invisible title reversed"

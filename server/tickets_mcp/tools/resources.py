@@ -37,6 +37,7 @@ from tickets_mcp.tools.render import (
     render_thread,
     render_ticket_list,
 )
+from tickets_mcp.tools.safety import sanitize
 from tickets_mcp.tools.state import AppState
 from tickets_mcp.tools.views import as_dict
 from tickets_mcp.tools.watch import install_subscriptions
@@ -120,7 +121,7 @@ async def list_resources(state: AppState) -> list[Resource]:
             Resource(
                 uri=f"tickets://{t['number']}",
                 name=f"ticket-{t['number']}",
-                title=f"#{t['number']} {str(t.get('summary') or '')[:80]}",
+                title=f"#{t['number']} {sanitize(str(t.get('summary') or ''))[:80]}",
                 mime_type=MARKDOWN,
             )
         )
