@@ -29,6 +29,7 @@ out of logs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -129,54 +130,62 @@ class SecretFinding:
     hint: str
 
 
-_PEM = re.compile(
-    r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
-    r"(?:.*?-----END \1-----|[\s\S]*\Z)",
-    re.DOTALL,
-)
-_PLACEHOLDER = re.compile(r"^(?:[*x.•]+|<[^>]*>|\$\{?[A-Za-z_][\w]*\}?|\{\{?[^}]*\}?\}|%\w+%|\.\.\.)$", re.I)
-_TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    (
-        "aws_access_key",
-        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\b"),
-        4,
-    ),
-    (
-        "aws_secret_key",
-        re.compile(
-            r"(?i)aws.{0,24}?(?:secret|sk).{0,24}?[=:]\s*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+@functools.cache
+def _secret_patterns() -> tuple[
+    re.Pattern[str], re.Pattern[str], tuple[tuple[str, re.Pattern[str], int], ...]
+]:
+    """(private key, placeholder, token patterns), compiled on first use: only drafts need them."""
+    pem = re.compile(
+        r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
+        r"(?:.*?-----END \1-----|[\s\S]*\Z)",
+        re.DOTALL,
+    )
+    placeholder = re.compile(
+        r"^(?:[*x.•]+|<[^>]*>|\$\{?[A-Za-z_][\w]*\}?|\{\{?[^}]*\}?\}|%\w+%|\.\.\.)$", re.I
+    )
+    tokens: tuple[tuple[str, re.Pattern[str], int], ...] = (
+        (
+            "aws_access_key",
+            re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\b"),
+            4,
         ),
-        0,
-    ),
-    ("github_token", re.compile(r"\b(?:gh[pousr])_[A-Za-z0-9]{36,255}\b"), 4),
-    ("github_token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{50,255}\b"), 11),
-    ("gitlab_token", re.compile(r"\bgl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_\-]{20,}"), 6),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 5),
-    ("slack_webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"), 0),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), 3),
-    (
-        "connection_string",
-        re.compile(r"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@\"'<>]*:(?P<v>[^\s@/\"'<>]+)@[^\s/\"'<>]+", re.I),
-        0,
-    ),
-    (
-        "api_token",
-        re.compile(
-            r"(?i)\b(?:api[_-]?key|apikey|access[_-]?key|access[_-]?token|auth[_-]?token|bearer[_-]?token"
-            r"|client[_-]?secret|secret[_-]?key|secret|token|x-auth-token|x-token)[\"']?\s*[:=]\s*[\"']?"
-            r"(?P<v>[A-Za-z0-9_\-./+=]{16,})"
+        (
+            "aws_secret_key",
+            re.compile(
+                r"(?i)aws.{0,24}?(?:secret|sk).{0,24}?[=:]\s*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+            ),
+            0,
         ),
-        0,
-    ),
-    (
-        "password",
-        re.compile(
-            r"(?i)(?<![\w-])(?:password|passwd|passphrase|pwd|пароль)[\"']?\s*[:=]\s*[\"']?"
-            r"(?P<v>[^\s\"']{4,})"
+        ("github_token", re.compile(r"\b(?:gh[pousr])_[A-Za-z0-9]{36,255}\b"), 4),
+        ("github_token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{50,255}\b"), 11),
+        ("gitlab_token", re.compile(r"\bgl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_\-]{20,}"), 6),
+        ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 5),
+        ("slack_webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"), 0),
+        ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), 3),
+        (
+            "connection_string",
+            re.compile(r"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@\"'<>]*:(?P<v>[^\s@/\"'<>]+)@[^\s/\"'<>]+", re.I),
+            0,
         ),
-        0,
-    ),
-)
+        (
+            "api_token",
+            re.compile(
+                r"(?i)\b(?:api[_-]?key|apikey|access[_-]?key|access[_-]?token|auth[_-]?token|bearer[_-]?token"
+                r"|client[_-]?secret|secret[_-]?key|secret|token|x-auth-token|x-token)[\"']?\s*[:=]\s*[\"']?"
+                r"(?P<v>[A-Za-z0-9_\-./+=]{16,})"
+            ),
+            0,
+        ),
+        (
+            "password",
+            re.compile(
+                r"(?i)(?<![\w-])(?:password|passwd|passphrase|pwd|пароль)[\"']?\s*[:=]\s*[\"']?"
+                r"(?P<v>[^\s\"']{4,})"
+            ),
+            0,
+        ),
+    )
+    return pem, placeholder, tokens
 
 
 def _entropy(value: str) -> float:
@@ -195,7 +204,7 @@ def _looks_random(value: str) -> bool:
 
 def _looks_like_password(value: str) -> bool:
     value = value.rstrip(".,;:!?)")
-    if len(value) < 4 or _PLACEHOLDER.match(value):
+    if len(value) < 4 or _secret_patterns()[1].match(value):
         return False
     if value.isalpha():  # a plain word: "Password: incorrect", "пароль: неверный"
         return not (value.islower() or value.isupper() or value[1:].islower())
@@ -213,10 +222,11 @@ def _hint(kind: str, value: str, keep_prefix: int) -> str:
 def find_secrets(text: str) -> list[SecretFinding]:
     """Find private keys, API tokens, passwords and connection-string passwords in ``text``."""
     found: list[SecretFinding] = []
-    for m in _PEM.finditer(text):
+    pem, placeholder, tokens = _secret_patterns()
+    for m in pem.finditer(text):
         hint = f"-----BEGIN {m.group(1)}----- … (redacted)"
         found.append(SecretFinding("private_key", m.start(), m.end(), hint))
-    for kind, pattern, keep_prefix in _TOKEN_PATTERNS:
+    for kind, pattern, keep_prefix in tokens:
         for m in pattern.finditer(text):
             group = "v" if "v" in pattern.groupindex else 0
             value = m.group(group)
@@ -228,7 +238,7 @@ def find_secrets(text: str) -> list[SecretFinding]:
                 end = start + len(value)
             if kind == "api_token" and not _looks_random(value):
                 continue
-            if kind == "connection_string" and _PLACEHOLDER.match(value):
+            if kind == "connection_string" and placeholder.match(value):
                 continue
             found.append(SecretFinding(kind, start, end, _hint(kind, value, keep_prefix)))
     found.sort(key=lambda f: (f.start, -(f.end - f.start)))
