@@ -88,17 +88,20 @@ class TicketsServer(MCPServer[AppState]):
         self.tickets_settings = settings
         self.disabled: dict[str, str] = {}
         self.limiter = SessionLimiter(settings.calls_per_minute)
-        self._unregistered: list[ToolSpec] = []
-
-    def serve_tools(self, enabled: list[ToolSpec]) -> None:
-        """Serve these tools; every other declared tool answers with why it is off."""
-        self._unregistered = list(enabled)
-        self.disabled = _disabled_reasons(self.tickets_settings, enabled)
+        self._tools_registered = False
 
     def _register_tools(self) -> None:
-        """Build the tools' schemas on first use rather than at start-up (~40 ms of a cold start)."""
-        pending, self._unregistered = self._unregistered, []
-        for spec in pending:
+        """Serve the tools the settings enable; every other declared tool answers with why it is off.
+
+        Done on first use rather than at start-up: importing the handlers and building their schemas
+        is ~50 ms of a cold start, before the server could answer `initialize`.
+        """
+        if self._tools_registered:
+            return
+        self._tools_registered = True
+        settings = self.tickets_settings
+        enabled = enabled_tools(settings.toolsets, read_only=settings.read_only)
+        for spec in enabled:
             self.add_tool(
                 spec.handler,
                 name=spec.name,
@@ -106,6 +109,7 @@ class TicketsServer(MCPServer[AppState]):
                 description=spec.description,
                 annotations=spec.annotations,
             )
+        self.disabled = _disabled_reasons(settings, enabled)
 
     async def list_tools(self) -> list[Any]:
         self._register_tools()
@@ -119,6 +123,7 @@ class TicketsServer(MCPServer[AppState]):
         self, ctx: ServerRequestContext[AppState], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
         name = params.name
+        self._register_tools()
         if name in self.disabled:
             return fail(self.disabled[name], code="tool_disabled")
         wait = self.limiter.check(_caller(ctx))
@@ -217,7 +222,6 @@ def build_server(settings: Settings) -> TicketsServer:
         log_level=settings.log_level,
         subscriptions=False,
     )
-    mcp.serve_tools(enabled_tools(settings.toolsets, read_only=settings.read_only))
     mcp._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _accept_log_level)
     register_resources(mcp)
     register_prompts(mcp, load_prompts(), PromptDataProvider.from_context)

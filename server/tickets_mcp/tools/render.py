@@ -70,6 +70,13 @@ class Rendered:
 # --- small helpers -------------------------------------------------------------------------------------
 
 
+def as_dict(item: Any) -> dict[str, Any]:
+    """A client model (pydantic) as the plain mapping the renderers take; a mapping as a dict."""
+    if hasattr(item, "model_dump"):
+        return item.model_dump(mode="json", exclude_none=True)
+    return dict(item)
+
+
 def localized(names: Any, language: str) -> str:
     """Pick ``names[language]``, then ``en``, then any non-empty value; a plain string is returned as is."""
     if isinstance(names, str):

@@ -31,6 +31,7 @@ from mcp.types import (
 
 from tickets_mcp.api import NotFound, TicketsApiError
 from tickets_mcp.tools.render import (
+    as_dict,
     render_categories,
     render_category_fields,
     render_products,
@@ -39,7 +40,6 @@ from tickets_mcp.tools.render import (
 )
 from tickets_mcp.tools.safety import sanitize
 from tickets_mcp.tools.state import AppState
-from tickets_mcp.tools.views import as_dict
 from tickets_mcp.tools.watch import install_subscriptions
 
 if TYPE_CHECKING:

@@ -8,22 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from tickets_mcp.tools.outputs import CommentView, NamedItem, TicketBrief, TicketView
+from tickets_mcp.tools.render import as_dict, localized
 from tickets_mcp.tools.safety import sanitize
-
-
-def as_dict(model: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(model, BaseModel):
-        return model.model_dump(mode="json", exclude_none=True)
-    return dict(model)
-
-
-def localized(names: Any, language: str) -> str | None:
-    """Pick a localized name: the language, then English, then any."""
-    if isinstance(names, str):
-        return names
-    if not isinstance(names, Mapping) or not names:
-        return None
-    return names.get(language) or names.get("en") or next(iter(names.values()))
 
 
 def status_of(ticket: Mapping[str, Any]) -> str | None:
@@ -32,7 +18,7 @@ def status_of(ticket: Mapping[str, Any]) -> str | None:
     if key:
         return str(key)
     status = ticket.get("status")
-    return status if isinstance(status, str) else localized(status, "en")
+    return status if isinstance(status, str) else localized(status, "en") or None
 
 
 def awaiting(ticket: Mapping[str, Any]) -> str | None:
@@ -96,6 +82,6 @@ def named(item: BaseModel | Mapping[str, Any], language: str) -> NamedItem:
     return NamedItem(
         key=str(d["key"]),
         name=localized(d.get("names"), language) or str(d["key"]),
-        description=localized(d.get("descriptions"), language),
+        description=localized(d.get("descriptions"), language) or None,
         parent=d.get("parent"),
     )

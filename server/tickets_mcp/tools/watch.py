@@ -31,7 +31,7 @@ from mcp.types import (
 )
 
 from tickets_mcp.api import TicketsApiError
-from tickets_mcp.tools.views import as_dict
+from tickets_mcp.tools.render import as_dict
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
