@@ -61,29 +61,15 @@ def _why(details: dict[str, Any]) -> list[str]:
         out.append(
             f"""### P1 cold start — {med["credentials"] / med["bare"]:.2f}× ({extra:.0f} ms over the bare server)
 
-The bare server's start is Python + `import mcp.server` (~0.58 s of wall time for the import alone on this box).
-On top of that `tickets-mcp` spends, measured with `-X importtime`, wall-clock imports and cProfile on this
-machine (±10 ms each):
-
-| where | cost | what |
-|---|---:|---|
-| imports of our modules | ~65 ms | `pydantic_settings` (~20 ms), `tickets_mcp.api.models` (~18 ms of pydantic model classes), the tools modules, and `tools.prompts` / `tools.resources` / `tools.watch`, imported inside `build_server()`; `build_parser()` also imports the whole `tickets_mcp.sandbox` package (its `__init__` eagerly imports the app and runner; ~9 ms) |
-| `build_server()` → `MCPServer.add_tool` ×15 | ~40 ms | the SDK's `func_metadata` builds a pydantic argument model per tool and generates its input and output JSON Schema; ~20 ms of it is the output schemas (`structured_output=False` halves it) |
-| lifespan → `build_client()` → `httpx2.AsyncClient()` | ~30 ms | first import of `httpcore2` (the bare server never loads it) and the default SSL context (CA bundle load). The SDK enters the lifespan before it reads the first message (`lowlevel/server.py` `run`), so this is on the `initialize` path |
-
-The target allows ~48 ms over the bare server; fixes, in order of gain (none changes behaviour):
-1. **Defer tool construction to the first `tools/list` / `tools/call`**: `tools/app.py::build_server` records the
-   enabled `ToolSpec`s, and `TicketsServer` overrides `_handle_list_tools` (it already overrides
-   `_handle_call_tool`) to run the `add_tool` loop once on first use — ~40 ms off the `initialize` path
-   (a client lists tools right after, so it moves rather than disappears, but `initialize` answers first).
-2. **Create the upstream HTTP client on first use**, not in the lifespan: `tools/state.py::build_client` /
-   `AppState.client` becomes a lazy property (or `api/client.py::TicketsClient.__init__` creates its
-   `httpx2.AsyncClient` in the first `_call`) — ~30 ms; the first tool call pays it, next to its connect.
-3. **Import `tools.prompts`, `tools.resources`, `tools.watch` lazily** (their registration can join 1) and make
-   `tickets_mcp/sandbox/__init__.py` lazy (PEP 562 `__getattr__` for `create_app`, `run_sandbox`, …) so that
-   `cli.build_parser()` loads only `sandbox.cli`/`config`/`faults` — ~20–25 ms.
-Together ≈ −95 ms: ~1.08× on this box. Without 1 the target is out of reach, because the
-SDK's per-tool schema work for 15 tools alone is most of the allowance."""
+The bare server's start is Python + `import mcp.server` (~0.46 s of the ~0.5 s). What `tickets-mcp` adds
+before it can answer `initialize` was cut from ~120 ms to ~43 ms (measured with wall clocks around each step):
+tool handlers and their schemas, the API client with its models and TLS context, and the sandbox package all
+load on first use now. What is left, about evenly: `pydantic_settings` and the Settings class (~13 ms), our
+renderers, sanitizer and resource/prompt modules (~15 ms), registering the resource templates and prompt files
+(~6 ms), the redacting log handler (~5 ms) and argument parsing (~4 ms). The allowance (10% of the bare
+server's start) is ~46 ms, so the ratio moves between 1.07× and 1.11× from run to run on this shared machine.
+The next cut would be a hand-written environment loader instead of pydantic-settings (~10 ms); it is not made
+because DESIGN.md names pydantic-settings for `settings.py`."""
         )
     p4 = details.get("P4")
     if p4 and max(p4["tool_ratio"], p4["resource_ratio"]) > 0.40:
