@@ -80,8 +80,8 @@ def p5_paced_creates(count: int = 20, window: float = 1.0) -> tuple[Row, dict[st
     met = ratio <= 1.10 and not d["errors"] and d["duplicates"] == 0 and d["created"] == count
     row = Row(
         "P5",
-        f"{count} creates, 2 per {window:g} s window (sandbox time_scale {window:g}/60, client PacingPolicy "
-        f"window {window:g} s; create_ticket through the MCP server, in process)",
+        f"{count} creates, 2 per {window:g} s window (sandbox time_scale {window:g}/60, server rate window "
+        f"{window:g} s; create_ticket through the MCP server, in process)",
         f"{ratio:.3f}× ({d['wall']:.2f} s vs {d['minimum']:.0f} s); 429s {d['429']}, errors {len(d['errors'])}, "
         f"created {d['created']}, duplicates {d['duplicates']}",
         "≤ 1.10×, 0 errors, 0 duplicates",
