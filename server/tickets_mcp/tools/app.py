@@ -5,7 +5,8 @@
 - a per-session call limit stops a looping agent before it burns the API quota;
 - argument validation errors name the field and the constraint, and nothing is sent;
 - Tickets API errors become `isError` results that say what to do (see `results.py`);
-- anything unexpected is logged to stderr and reported without a traceback.
+- anything unexpected is logged to stderr and reported without a traceback (MCP protocol errors
+  still travel as JSON-RPC errors).
 """
 
 from __future__ import annotations
@@ -135,11 +136,7 @@ class TicketsServer(MCPServer[AppState]):
                 code="session_rate_limited",
                 retry_after_seconds=seconds,
             )
-        try:
-            return await super()._handle_call_tool(ctx, params)
-        except Exception:  # pragma: no cover - the base class already converts exceptions
-            log.exception("tool %s crashed", name)
-            return fail(f"Internal error in {name}; the server log has details.", code="internal")
+        return await super()._handle_call_tool(ctx, params)
 
     async def _handle_list_resources(
         self, ctx: ServerRequestContext[AppState], params: PaginatedRequestParams | None
@@ -196,7 +193,7 @@ async def _accept_log_level(
 
 
 def build_server(settings: Settings) -> TicketsServer:
-    """The configured MCP server. The API client is created when a connection starts (lifespan)."""
+    """The configured MCP server; the lifespan holds its state, whose API client is made on first use."""
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
