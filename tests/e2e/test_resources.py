@@ -67,6 +67,24 @@ async def test_completions(client: Client) -> None:
     assert (await client.complete(ref, {"name": "parent", "value": ""})).completion.values
 
 
+@pytest.mark.filterwarnings("ignore:resources/")  # the 2025-11-25 way, on purpose
+async def test_unsubscribe_stops_notifications(sandbox: SandboxHandle) -> None:
+    updates: list[str] = []
+
+    async def on_message(message: object) -> None:
+        root = getattr(message, "root", message)
+        if isinstance(root, ResourceUpdatedNotification):
+            updates.append(str(root.params.uri))
+
+    server = build_server(make_settings(sandbox, poll_interval=0.1))
+    async with Client(server, mode="legacy", message_handler=on_message) as c:
+        await c.subscribe_resource("tickets://2401011")
+        await c.unsubscribe_resource("tickets://2401011")
+        sandbox.support_reply(2401011, "The replica caught up.")
+        await anyio.sleep(0.6)
+    assert updates == []
+
+
 @pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # the 2025-11-25 way, on purpose
 async def test_subscription_legacy_notifies_on_support_reply(sandbox: SandboxHandle) -> None:
     updates: list[str] = []

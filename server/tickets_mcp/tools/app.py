@@ -42,7 +42,7 @@ from tickets_mcp.tools.registry import ToolSpec, all_tools, enabled_tools
 from tickets_mcp.tools.resources import PromptDataProvider, list_resources, read_static, register_resources
 from tickets_mcp.tools.results import fail, from_api_error
 from tickets_mcp.tools.state import AppState, SessionLimiter
-from tickets_mcp.tools.watch import ThreadWatcher
+from tickets_mcp.tools.watch import ThreadWatcher, connection_of
 
 log = logging.getLogger("tickets_mcp.tools")
 
@@ -78,7 +78,7 @@ def _caller(ctx: ServerRequestContext[AppState]) -> Hashable:
         if isinstance(info, dict):
             return ("client", str(info.get("name")), str(info.get("version")))
         return ("client", str(info))
-    return ("session", id(getattr(ctx.session, "_connection", ctx.session)))
+    return ("session", connection_of(ctx))
 
 
 class TicketsServer(MCPServer[AppState]):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -42,6 +43,11 @@ log = logging.getLogger("tickets_mcp.watch")
 _TICKET_URI = re.compile(r"^tickets://(\d+)(?:\?.*)?$")
 
 
+def connection_of(ctx: ServerRequestContext[Any]) -> Hashable:
+    """What stays the same across the requests of one 2025-11-25 session: its connection."""
+    return id(getattr(ctx.session, "_connection", ctx.session))
+
+
 def ticket_number(uri: str) -> int | None:
     match = _TICKET_URI.match(uri)
     return int(match.group(1)) if match else None
@@ -53,7 +59,9 @@ class ThreadWatcher:
     def __init__(self, state: AppState, server: MCPServer[Any]) -> None:
         self._state = state
         self._server = server
-        self.sessions: dict[str, set[Any]] = defaultdict(set)  # legacy subscribers per URI
+        # 2025-11-25 subscribers per URI, keyed by their connection (each request gets its own
+        # ServerSession object, so the connection is what subscribe and unsubscribe share).
+        self.sessions: dict[str, dict[Hashable, Any]] = defaultdict(dict)
         self.listeners: dict[str, int] = defaultdict(int)  # open listen streams per URI
         self.last_seen: dict[int, int] = {}  # ticket number -> newest support comment id seen
         self._wake = anyio.Event()
@@ -96,11 +104,11 @@ class ThreadWatcher:
 
     async def _notify(self, uri: str) -> None:
         await self._server._subscriptions.publish(ResourceUpdated(uri=uri))
-        for session in list(self.sessions.get(uri, ())):
+        for key, session in list(self.sessions.get(uri, {}).items()):
             try:
                 await session.send_resource_updated(uri)
             except Exception:  # a closed session: forget it
-                self.sessions[uri].discard(session)
+                self.sessions[uri].pop(key, None)
 
     async def run(self) -> None:
         interval = self._state.settings.poll_interval
@@ -123,14 +131,14 @@ def install_subscriptions(server: MCPServer[AppState]) -> None:
 
     async def subscribe(ctx: ServerRequestContext[AppState], params: SubscribeRequestParams) -> EmptyResult:
         w = watcher(ctx)
-        w.sessions[params.uri].add(ctx.session)
+        w.sessions[params.uri][connection_of(ctx)] = ctx.session
         await w.watch(params.uri)
         return EmptyResult()
 
     async def unsubscribe(
         ctx: ServerRequestContext[AppState], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        watcher(ctx).sessions[params.uri].discard(ctx.session)
+        watcher(ctx).sessions[params.uri].pop(connection_of(ctx), None)
         return EmptyResult()
 
     async def listen_and_watch(
