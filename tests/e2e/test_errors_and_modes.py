@@ -159,3 +159,23 @@ def test_session_limiter_forgets_idle_callers() -> None:
     time.sleep(0.06)
     assert limiter.check("new") is None
     assert len(limiter._calls) == 1  # idle sessions were dropped, the live one kept
+
+
+async def test_a_create_past_the_local_pacing_budget_says_when_to_come_back() -> None:
+    with run_sandbox(creates_per_minute=2) as sb:
+        server = build_server(make_settings(sb, creates_per_minute=2, rate_window=60, retry_budget=1))
+        async with Client(server) as c:
+            draft = {
+                "summary": "Pacing check",
+                "categories": ["billing"],
+                "category_fields": [{"key": "question_type", "values": ["invoice"]}],
+            }
+            results = [
+                await c.call_tool("create_ticket", {**draft, "summary": f"Pacing check {i}"})
+                for i in range(3)
+            ]
+        posts = [e for e in sb.journal() if e["method"] == "POST"]
+    assert [r.is_error for r in results] == [False, False, True]
+    assert results[2].structured_content["retry_after_seconds"] > 1
+    assert "retry after" in text_of(results[2])
+    assert len(posts) == 2 and all(e["status"] == 200 for e in posts)  # the third never left, no 429

@@ -51,6 +51,9 @@ def build_client(settings: Settings) -> TicketsClient:
             creates_per_minute=settings.creates_per_minute,
             comments_per_minute=settings.comments_per_minute,
             window_seconds=settings.rate_window,
+            # A call waits for a free slot at most as long as it would sit out 429s; past that the
+            # agent is told exactly when to come back instead of the call hanging for a minute.
+            max_wait=settings.retry_budget,
         ),
         dedup_window=settings.dedup_window,
     )
