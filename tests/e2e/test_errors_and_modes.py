@@ -6,9 +6,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from mcp.types import Implementation
+from pydantic import SecretStr
 
 from mcp_support import make_settings, text_of
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
@@ -179,3 +181,45 @@ async def test_a_create_past_the_local_pacing_budget_says_when_to_come_back() ->
     assert results[2].structured_content["retry_after_seconds"] > 1
     assert "retry after" in text_of(results[2])
     assert len(posts) == 2 and all(e["status"] == 200 for e in posts)  # the third never left, no 429
+
+
+async def test_service_user_and_iam_token_modes_through_the_server(sandbox: SandboxHandle) -> None:
+    sandbox.clear_journal()
+    service_user = make_settings(
+        sandbox,
+        token=None,
+        username=sandbox.username,
+        password=SecretStr(sandbox.password),
+        account_id=sandbox.account_id,
+    )
+    assert service_user.auth_mode == "service_user"
+    async with Client(build_server(service_user)) as c:
+        assert not (await c.call_tool("count_tickets", {})).is_error
+        assert not (await c.call_tool("list_categories", {})).is_error
+    entries = sandbox.journal()
+    logins = [e for e in entries if e["path"] == "/identity/v3/auth/tokens"]
+    assert len(logins) == 1 and logins[0]["body"]["auth"]["identity"]["password"]["user"]["password"] == "***"
+    assert {e["auth"] for e in entries if e["path"].startswith("/support")} == {"iam"}
+
+    token = httpx2.post(
+        f"{sandbox.identity_url}/auth/tokens",
+        json={
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": sandbox.username,
+                            "domain": {"name": sandbox.account_id},
+                            "password": sandbox.password,
+                        }
+                    },
+                },
+                "scope": {"domain": {"name": sandbox.account_id}},
+            }
+        },
+    ).headers["X-Subject-Token"]
+    iam = make_settings(sandbox, token=None, iam_token=SecretStr(token))
+    assert iam.auth_mode == "iam"
+    async with Client(build_server(iam)) as c:
+        assert not (await c.call_tool("count_tickets", {})).is_error
