@@ -8,16 +8,22 @@ from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from tickets_mcp.tools.common import Body, CommentId, Files, Number, VoteComment, app_state, progress_to
+from tickets_mcp.tools.common import (
+    Body,
+    CommentId,
+    Files,
+    Number,
+    VoteComment,
+    app_state,
+    progress_to,
+    read_thread,
+)
 from tickets_mcp.tools.consent import Confirm, ask, not_sent
 from tickets_mcp.tools.outputs import CommentList, CommentView, WriteOutcome
 from tickets_mcp.tools.registry import declare
-from tickets_mcp.tools.render import order_comments, render_thread
 from tickets_mcp.tools.results import ok
 from tickets_mcp.tools.safety import fence
 from tickets_mcp.tools.views import as_dict, comment_view
-
-PER_PAGE = 20
 
 
 @declare(toolset="comments", title="Add comment", read_only=False, destructive=False, idempotent=False)
@@ -41,27 +47,16 @@ async def list_comments(
     page: Annotated[int, Field(ge=1, description="Page of the thread, 20 comments each, oldest first.")] = 1,
 ) -> Annotated[CallToolResult, CommentList]:
     """Read a ticket's thread, oldest first and paged; bodies are fenced as untrusted text."""
-    state = app_state(ctx)
-    ticket = as_dict(await state.client.get_ticket(number))
-    comments = order_comments([as_dict(c) for c in await state.client.list_comments(number)])
-    rendered = render_thread(
-        ticket,
-        comments,
-        language=state.settings.language,
-        page=page,
-        per_page=PER_PAGE,
-        budget_tokens=state.settings.token_budget,
-    )
-    start = (page - 1) * PER_PAGE
+    thread = await read_thread(app_state(ctx), number, page)
     out = CommentList(
         number=number,
-        comments=[comment_view(c) for c in comments[start : start + rendered.shown]],
-        comments_total=len(comments),
+        comments=[comment_view(c) for c in thread.comments],
+        comments_total=thread.total,
         page=page,
-        truncated=rendered.truncated,
-        next_page=rendered.next_page,
+        truncated=thread.rendered.truncated,
+        next_page=thread.rendered.next_page,
     )
-    return ok(rendered.text, out)
+    return ok(thread.rendered.text, out)
 
 
 @declare(toolset="comments", title="Get comment", read_only=True, destructive=False, idempotent=True)

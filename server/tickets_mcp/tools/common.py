@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from tickets_mcp.api import reporting_progress
+from tickets_mcp.tools.render import Rendered, as_dict, order_comments, render_thread
 from tickets_mcp.tools.state import AppState
+
+THREAD_PAGE = 20  # comments per page of a thread, in tools and resources alike
 
 Number = Annotated[int, Field(ge=1, description="Ticket number.")]
 CommentId = Annotated[int, Field(ge=1, description="Comment id.")]
@@ -38,8 +42,30 @@ def app_state(ctx: Context) -> AppState:
     return ctx.request_context.lifespan_context
 
 
-def language(ctx: Context) -> str:
-    return app_state(ctx).settings.language
+@dataclass(frozen=True)
+class ThreadPage:
+    """One page of a ticket's thread: the rendered Markdown and the comments it shows."""
+
+    ticket: dict[str, Any]
+    rendered: Rendered
+    comments: list[dict[str, Any]]
+    total: int
+
+
+async def read_thread(state: AppState, number: int, page: int = 1) -> ThreadPage:
+    """The ticket and one page of its comments (oldest first, THREAD_PAGE each, within the token budget)."""
+    ticket = as_dict(await state.client.get_ticket(number))
+    comments = order_comments([as_dict(c) for c in await state.client.list_comments(number)])
+    rendered = render_thread(
+        ticket,
+        comments,
+        language=state.settings.language,
+        page=page,
+        per_page=THREAD_PAGE,
+        budget_tokens=state.settings.token_budget,
+    )
+    start = (page - 1) * THREAD_PAGE
+    return ThreadPage(ticket, rendered, comments[start : start + rendered.shown], len(comments))
 
 
 @contextmanager

@@ -30,12 +30,12 @@ from mcp.types import (
 )
 
 from tickets_mcp.api import NotFound, TicketsApiError
+from tickets_mcp.tools.common import read_thread
 from tickets_mcp.tools.render import (
     as_dict,
     render_categories,
     render_category_fields,
     render_products,
-    render_thread,
     render_ticket_list,
 )
 from tickets_mcp.tools.safety import sanitize
@@ -143,15 +143,7 @@ def _state(ctx: Context) -> AppState:
 
 
 async def thread_markdown(state: AppState, number: int, page: int = 1) -> str:
-    ticket = as_dict(await state.client.get_ticket(number))
-    comments = [as_dict(c) for c in await state.client.list_comments(number)]
-    return render_thread(
-        ticket,
-        comments,
-        language=state.settings.language,
-        page=page,
-        budget_tokens=state.settings.token_budget,
-    ).text
+    return (await read_thread(state, number, page)).rendered.text
 
 
 async def _ticket_numbers(state: AppState, prefix: str) -> list[str]:

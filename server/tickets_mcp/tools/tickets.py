@@ -19,12 +19,13 @@ from tickets_mcp.tools.common import (
     VoteComment,
     app_state,
     progress_to,
+    read_thread,
 )
 from tickets_mcp.tools.consent import Confirm, ask, not_sent
 from tickets_mcp.tools.drafts import check_draft, mask_secrets, possible_duplicates
 from tickets_mcp.tools.outputs import Count, DraftOutcome, TicketDetail, TicketList, WriteOutcome
 from tickets_mcp.tools.registry import declare
-from tickets_mcp.tools.render import order_comments, render_thread, render_ticket, render_ticket_list
+from tickets_mcp.tools.render import render_ticket, render_ticket_list
 from tickets_mcp.tools.results import ok
 from tickets_mcp.tools.views import as_dict, brief, comment_view, ticket_view
 
@@ -114,30 +115,20 @@ async def get_ticket(
 ) -> Annotated[CallToolResult, TicketDetail]:
     """Read one ticket; with include_comments=true also its thread, paged and fenced as untrusted text."""
     state = app_state(ctx)
-    ticket = as_dict(await state.client.get_ticket(number))
     if not include_comments:
-        return ok(
-            render_ticket(ticket, language=state.settings.language), TicketDetail(ticket=ticket_view(ticket))
-        )
-    comments = order_comments([as_dict(c) for c in await state.client.list_comments(number)])
-    rendered = render_thread(
-        ticket,
-        comments,
-        language=state.settings.language,
-        page=comments_page,
-        budget_tokens=state.settings.token_budget,
-    )
-    start = (comments_page - 1) * 20
-    shown = comments[start : start + rendered.shown]
+        ticket = as_dict(await state.client.get_ticket(number))
+        text = render_ticket(ticket, language=state.settings.language)
+        return ok(text, TicketDetail(ticket=ticket_view(ticket)))
+    thread = await read_thread(state, number, comments_page)
     out = TicketDetail(
-        ticket=ticket_view(ticket),
-        comments=[comment_view(c) for c in shown],
-        comments_total=len(comments),
+        ticket=ticket_view(thread.ticket),
+        comments=[comment_view(c) for c in thread.comments],
+        comments_total=thread.total,
         page=comments_page,
-        truncated=rendered.truncated,
-        next_page=rendered.next_page,
+        truncated=thread.rendered.truncated,
+        next_page=thread.rendered.next_page,
     )
-    return ok(rendered.text, out)
+    return ok(thread.rendered.text, out)
 
 
 @declare(toolset="tickets", title="Create ticket", read_only=False, destructive=False, idempotent=False)
