@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from tickets_mcp.tools.safety import fence, sanitize
 
@@ -115,12 +115,18 @@ def _status(item: Item, language: str) -> str:
     return str(status or item.get("status_key") or "")
 
 
-def _awaiting(item: Item) -> str:
+def awaiting(item: Item) -> Literal["client", "support"] | None:
+    """Whose turn it is, from the ticket's is_await_* flags."""
     if item.get("is_await_client"):
-        return "you"
+        return "client"
     if item.get("is_await_support"):
         return "support"
-    return ""
+    return None
+
+
+def _awaiting(item: Item) -> str:
+    turn = awaiting(item)
+    return "you" if turn == "client" else turn or ""
 
 
 def _joined(values: Any) -> str:

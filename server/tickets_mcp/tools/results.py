@@ -96,7 +96,7 @@ def from_api_error(exc: TicketsApiError, *, number: int | None = None) -> CallTo
             "`tickets-mcp doctor` checks them.",
             code="auth",
         )
-    if isinstance(exc, TransportError | ServerError) and getattr(exc, "outcome_unknown", False):
+    if exc.outcome_unknown:
         return fail(
             f"The outcome is unknown: {exc.message} Do not repeat the call blindly; "
             "search_tickets or list_comments first to see whether it went through.",

@@ -1,4 +1,4 @@
-"""Server state held by the lifespan: one TicketsClient, the catalog cache, the per-session limiter."""
+"""Server state held by the lifespan: the settings, the API client (made on first use), the catalog cache."""
 
 from __future__ import annotations
 

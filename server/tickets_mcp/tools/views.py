@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tickets_mcp.tools.outputs import CommentView, NamedItem, TicketBrief, TicketView
-from tickets_mcp.tools.render import as_dict, localized
+from tickets_mcp.tools.render import as_dict, awaiting, localized
 from tickets_mcp.tools.safety import sanitize
 
 
@@ -21,21 +21,13 @@ def status_of(ticket: Mapping[str, Any]) -> str | None:
     return status if isinstance(status, str) else localized(status, "en") or None
 
 
-def awaiting(ticket: Mapping[str, Any]) -> str | None:
-    if ticket.get("is_await_client"):
-        return "client"
-    if ticket.get("is_await_support"):
-        return "support"
-    return None
-
-
 def brief(item: BaseModel | Mapping[str, Any]) -> TicketBrief:
     t = as_dict(item)
     return TicketBrief(
         number=t["number"],
         summary=sanitize(str(t.get("summary") or "")),
         status=status_of(t),
-        awaiting=awaiting(t),  # type: ignore[arg-type]
+        awaiting=awaiting(t),
         updated_at=t.get("updated_at"),
         unread_comments=t.get("unread_comments_count") or None,
     )
@@ -49,7 +41,7 @@ def ticket_view(ticket: BaseModel | Mapping[str, Any]) -> TicketView:
         number=t["number"],
         summary=sanitize(str(t.get("summary") or "")),
         status=status,
-        awaiting=awaiting(t),  # type: ignore[arg-type]
+        awaiting=awaiting(t),
         access_level=t.get("access_level"),
         keystone_projects=t.get("keystone_projects") or None,
         categories=t.get("categories") or None,
