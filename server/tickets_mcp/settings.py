@@ -11,10 +11,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tickets_mcp.api.routes import DEFAULT_BASE_URL, DEFAULT_IDENTITY_URL
+
 TOOLSETS: tuple[str, ...] = ("tickets", "comments", "catalog", "legacy")
 DEFAULT_TOOLSETS: tuple[str, ...] = ("tickets", "comments", "catalog")
-DEFAULT_BASE_URL = "https://api.selectel.ru/support"
-DEFAULT_IDENTITY_URL = "https://cloud.api.selcloud.ru/identity/v3"
 
 AuthMode = Literal["static", "iam", "service_user", "sandbox", "none"]
 
