@@ -134,8 +134,8 @@ async def _session(c: Client, con: Console, user: ConsentingUser) -> None:
     con.step("Read a thread", f"What is going on in ticket {INJECTED_TICKET}?")
     thread = await _call(c, con, "get_ticket", {"number": INJECTED_TICKET, "include_comments": True})
     body = _text(thread)
-    _expect(not thread.is_error and "untrusted-client" in body, "the thread is not fenced")
-    start = body.rfind("comment ", 0, body.find("SYSTEM:"))
+    _expect(not thread.is_error and "\n```client " in body, "the thread is not fenced")
+    start = body.rfind("\n`", 0, body.find("SYSTEM:")) + 1
     con.excerpt(body[start:] if start >= 0 else body, lines=10)
     from tickets_mcp.sandbox.seed import INJECTION
 
@@ -144,7 +144,7 @@ async def _session(c: Client, con: Console, user: ConsentingUser) -> None:
         f"  the last comment is a prompt injection: {before} hidden characters in the stored text, "
         f"{after} in what the assistant sees;"
     )
-    con.say("  it stays inside an untrusted-client fence that its fake closing lines cannot end.")
+    con.say("  it stays inside a client-labelled fence that its fake closing lines cannot end.")
     _expect(after == 0 and "SYSTEM:" in body, "the injected comment was not sanitized")
     con.cost(body)
 

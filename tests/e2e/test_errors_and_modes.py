@@ -131,7 +131,7 @@ async def test_every_prompt_renders_with_real_data(client: Client) -> None:
     summary = await client.get_prompt("summarize_thread", {"number": "2401007"})
     resources = [m.content for m in summary.messages if getattr(m.content, "type", "") == "resource"]
     assert resources and str(resources[0].resource.uri) == "tickets://2401007"
-    assert "\u200b" not in resources[0].resource.text and "untrusted-client" in resources[0].resource.text
+    assert "\u200b" not in resources[0].resource.text and "\n```client " in resources[0].resource.text
     draft = await client.get_prompt("draft_ticket", {"problem": "my server does not boot"})
     text = " ".join(getattr(m.content, "text", "") for m in draft.messages)
     assert "region" in text and "dry_run" in text

@@ -27,7 +27,7 @@ async def test_resources_list_shows_catalog_and_open_tickets(client: Client) -> 
 async def test_templates(client: Client) -> None:
     templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
     assert {
-        "tickets://{number}{?page}",
+        "tickets://{number}{?page,before}",
         "catalog://categories/{key}/fields",
         "catalog://products/{parent}",
     } <= templates
@@ -36,7 +36,7 @@ async def test_templates(client: Client) -> None:
 async def test_read_thread_and_catalog(client: Client) -> None:
     thread = (await client.read_resource(f"tickets://{INJECTED}")).contents[0]
     assert thread.mime_type == "text/markdown"
-    assert "untrusted-client" in thread.text and "\u200b" not in thread.text
+    assert "\n```client " in thread.text and "\u200b" not in thread.text
     cats = (await client.read_resource("catalog://categories")).contents[0].text
     assert "cloud_servers" in cats
     fields = (await client.read_resource("catalog://categories/cloud_servers/fields")).contents[0].text
@@ -51,7 +51,7 @@ async def test_missing_ticket_resource_is_an_error(client: Client) -> None:
 
 
 async def test_completions(client: Client) -> None:
-    ref = ResourceTemplateReference(type="ref/resource", uri="tickets://{number}{?page}")
+    ref = ResourceTemplateReference(type="ref/resource", uri="tickets://{number}{?page,before}")
     numbers = (await client.complete(ref, {"name": "number", "value": "24010"})).completion.values
     assert str(INJECTED) in numbers and all(n.startswith("24010") for n in numbers)
     ref = ResourceTemplateReference(type="ref/resource", uri="catalog://categories/{key}/fields")

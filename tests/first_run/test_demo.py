@@ -23,7 +23,7 @@ def test_demo_runs_all_steps_and_exits_0() -> None:
     steps = re.findall(r"^── (\d)\. ", out, re.M)
     assert steps == [str(i) for i in range(1, 9)]
     assert out.count("assistant → ") == 8 and out.count("≈ ") >= 8  # asked, and tokens per step
-    assert "search_tickets" in out and "untrusted-client" in out
+    assert "search_tickets" in out and "````client " in out and "client-labelled fence" in out
     assert re.search(r"\d+ hidden characters in the stored text, 0 in what the assistant sees", out)
     assert "region" in out and "Created ticket #" in out and "Closed ticket #" in out
     assert "the server asks the user: Close ticket" in out and "accepts" in out

@@ -15,7 +15,6 @@ create or comment was applied twice.
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 import time
@@ -235,18 +234,9 @@ class Agent:
                     items = found.structured["items"]
                     return any(item["summary"] == args["summary"] for item in items)
             else:
-                first = await self.call("list_comments", {"number": args["number"]}, "followup")
-                if first.is_error:
-                    continue
-                total = first.structured["comments_total"]
-                last = await self.call(
-                    "list_comments",
-                    {"number": args["number"], "page": max(1, math.ceil(total / 20))},
-                    "followup",
-                )
-                if not last.is_error:
-                    bodies = [c["body"] for c in last.structured["comments"]]
-                    return args["body"] in bodies
+                latest = await self.call("list_comments", {"number": args["number"]}, "followup")
+                if not latest.is_error:  # the latest comments are the default view
+                    return args["body"] in [c["body"] for c in latest.structured["comments"]]
         return None
 
 
@@ -260,7 +250,7 @@ def references(sb: SandboxHandle) -> dict[str, list[int]]:
         tickets = [t["number"] for t in items]
         open_ = [t["number"] for t in items if t.get("status") not in ("closed",)]
         comments: list[int] = []
-        for number in tickets[:8]:
+        for number in open_[:8]:  # a closed ticket's comments are not readable
             comments += [c["id"] for c in api.get(f"/tickets/{number}/comments").json()["items"]]
     return {"tickets": tickets, "open": open_[:6], "comments": comments}
 

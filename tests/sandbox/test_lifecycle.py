@@ -95,7 +95,8 @@ def test_auto_reply_after_a_scaled_delay() -> None:
         c.post(f"/tickets/{number}/comments", json={"body": "still broken"})
         c.post(f"/tickets/{number}/close", json={})  # closed before the reply is due: no reply
         time.sleep(0.8)
-        thread = c.get(f"/tickets/{number}/comments").json()["items"]
+        assert c.get(f"/v2/tickets/{number}").json()["unread_comments_count"] == 1
+        thread = sb.state.store.comments_of(number)  # W11: a closed ticket's comments are not served
         assert [x["is_client_author"] for x in thread] == [True, False, True]
 
 
@@ -166,10 +167,11 @@ def test_demo_data() -> None:
         assert kinds == {("select", True), ("select", False), ("text", True), ("text", False)}
         assert c.get("/v2/products", params={"parent": "s3"}).json()["items"]
         assert c.get("/topics").json()["items"]
-        mixed = [
-            [x["is_client_author"] for x in c.get(f"/tickets/{t['number']}/comments").json()["items"]]
-            for t in tickets
-        ]
+        threads = {t["number"]: c.get(f"/tickets/{t['number']}/comments") for t in tickets}
+        closed = {t["number"] for t in tickets if t["status_key"] == "closed"}
+        assert {n for n, r in threads.items() if r.status_code == 400} == closed  # W11
+        assert all(threads[n].json()["error"]["code"] == "ticket_closed" for n in closed)
+        mixed = [[x["is_client_author"] for x in sb.state.store.comments_of(t["number"])] for t in tickets]
         assert sum(1 for m in mixed if True in m and False in m) >= 15
         injected = c.get("/v2/tickets", params={"q": "ignore previous instructions"}).json()["items"]
         assert len(injected) == 1

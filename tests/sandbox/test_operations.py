@@ -184,6 +184,10 @@ def test_13_14_add_and_list_comments(api: httpx2.Client, sb: SandboxHandle) -> N
     items = api.get(f"/tickets/{number}/comments").json()["items"]
     assert [c["body"] for c in items][-2:] == ["My second comment", "We are on it."]
     assert items[-1]["admin_author"]["name"] and items[-1]["is_client_author"] is False
+    assert items[-1]["is_client_read"] is False
+    ticket = api.get(f"/v2/tickets/{number}").json()  # W14: listing marks nothing read
+    assert ticket["unread_comments_count"] == 1 and ticket["is_client_read"] is False
+    assert sb.mark_read(number)["unread_comments_count"] == 0  # the user read it in the panel
     ticket = api.get(f"/v2/tickets/{number}").json()
     assert ticket["unread_comments_count"] == 0 and ticket["is_client_read"] is True
     api.post(f"/tickets/{number}/comments", json={"body": "thanks"})

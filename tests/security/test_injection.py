@@ -3,8 +3,8 @@
 Each payload is the summary of its own ticket, its first comment, a second client comment and a
 support reply, all written through the sandbox API. Then every tool, resource and prompt that
 shows untrusted text reads them back, and 100% of them must come out sanitized (no invisible,
-bidi or tag character left) and fenced (only inside ```untrusted-client / ```untrusted-support
-blocks the text cannot close; search results keep summaries inside one escaped table row).
+bidi or tag character left) and fenced (only inside ```client / ```support blocks, whose info
+string names the author's role, and which the text cannot close; search results keep summaries inside one escaped table row).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_the_payloads_really_are_hostile() -> None:
     for name, (line, body) in PAYLOADS.items():
         assert problems(f"{line}\n{body}"), name
     # A fence the body closes early is caught as text outside a fence.
-    raw = "```untrusted-client\n" + PAYLOADS["fence-break"][1] + "\n```"
+    raw = "```client\n" + PAYLOADS["fence-break"][1] + "\n```"
     assert problems(raw)
 
 
@@ -98,9 +98,9 @@ async def test_get_ticket_with_comments(client: Client, seeded: Any, name: str) 
     text = text_of(result)
     assert_clean(text, {marker_of(name)}, structured=result.structured_content)
     _, blocks = split_fences(text)
-    roles = [b.info for b in blocks if marker_of(name) in b.body]
+    roles = [b.info.split()[0] for b in blocks if marker_of(name) in b.body]
     # summary (client) + first comment + client comment (client) + support reply (support)
-    assert roles.count("untrusted-client") == 3 and roles.count("untrusted-support") == 1, roles
+    assert roles.count("client") == 3 and roles.count("support") == 1, roles
     summary_only = text_of(await client.call_tool("get_ticket", {"number": number}))
     assert_clean(summary_only, {marker_of(name)})
 
@@ -139,6 +139,15 @@ async def test_search_summaries(client: Client, seeded: Any) -> None:
         found = text_of(result)
         assert_clean(found, {marker_of(name)}, rows=True)
         assert f"| {number} |" in found
+
+
+async def test_search_with_latest_comments(client: Client, seeded: Any) -> None:
+    result = await client.call_tool("search_tickets", {"items_per_page": 50, "latest_comments": 3})
+    text = text_of(result)
+    assert_clean(text, set(MARKERS), structured=result.structured_content, rows=True)
+    _, blocks = split_fences(text)
+    for marker in MARKERS:  # each payload's three comments, each inside its own fence
+        assert sum(marker in b.body for b in blocks) >= 3, marker
 
 
 @pytest.mark.parametrize("name", list(PAYLOADS))

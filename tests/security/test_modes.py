@@ -119,8 +119,7 @@ async def test_per_session_limit_window_is_configurable_and_can_be_off(sb: Sandb
     async with Client(server, raise_exceptions=True) as c:
         results = await _burst(c, 25)
     assert not any(r.is_error for r in results)
-    server = build_server(make_settings(sb, calls_per_minute=2))
-    server.limiter.window = 0.5  # the same limiter with a short window: calls come back after it
+    server = build_server(make_settings(sb, calls_per_minute=2, rate_window=0.5))  # a short "minute"
     async with Client(server, raise_exceptions=True) as c:
         assert [r.is_error for r in await _burst(c, 3)] == [False, False, True]
         await anyio.sleep(0.6)

@@ -100,34 +100,33 @@ def test_sanitize_idempotent_on_joiner_soup(text: str) -> None:
 # --- fence -------------------------------------------------------------------------------------------------
 
 
-def _fence_parts(out: str) -> tuple[str, str, str, list[str]]:
-    """Split fence() output into header, opening line, closing line and body lines; assert it stays closed."""
+def _fence_parts(out: str) -> tuple[str, str, list[str]]:
+    """Split fence() output into the opening line (role and label), the closing line and the body lines;
+    assert that the fence stays closed."""
     lines = out.split("\n")
-    header, opening, closing = lines[0], lines[1], lines[-1]
-    ticks = re.fullmatch(r"(`{3,})untrusted-(client|support)", opening)
+    opening, closing = lines[0], lines[-1]
+    ticks = re.fullmatch(r"(`{3,})(client|support)( [^`]*)?", opening)
     assert ticks, opening
     assert closing == ticks.group(1)
-    body = lines[2:-1]
+    body = lines[1:-1]
     closer = re.compile(r" {0,3}`{" + str(len(ticks.group(1))) + r",}\s*")
     assert not any(closer.fullmatch(line) for line in body)
-    return header, opening, closing, body
+    return opening, closing, body
 
 
 @pytest.mark.parametrize("text", INJECTIONS)
 def test_injection_fixtures_are_fenced(text: str) -> None:
-    out = fence(text, role="client", label="comment 7 · client · 2026-11-01 10:00")
-    header, opening, _, body = _fence_parts(out)
-    assert header == "comment 7 · client · 2026-11-01 10:00"
-    assert opening.endswith("untrusted-client")
+    out = fence(text, role="client", label="7 11-01 10:00")
+    opening, _, body = _fence_parts(out)
+    assert opening.endswith("```client 7 11-01 10:00")
     assert "\n".join(body) == sanitize(text).rstrip("\n") or "\n".join(body) + "\n" == sanitize(text)
     assert not DENY & set(out)
 
 
 def test_fence_length_and_label() -> None:
-    out = fence("x ```` y", role="support", label="comment 1\n```\u202e · support")
-    assert out.split("\n")[1] == "`````untrusted-support"
-    assert out.split("\n")[0] == "comment 1 ''' · support"
-    assert fence("", role="client", label="c") == "c\n```untrusted-client\n```"
+    out = fence("x ```` y", role="support", label="1\n```\u202e Anna")
+    assert out.split("\n")[0] == "`````support 1 ''' Anna"  # the label cannot carry a backtick
+    assert fence("", role="client") == "```client\n```"
     with pytest.raises(ValueError):
         fence("x", role="admin", label="c")  # type: ignore[arg-type]
 
@@ -138,7 +137,7 @@ FENCE_PIECES = ["`", "``", "```", "````", "~~~", " ", "   ", "\n", "a", "\t", "\
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(FENCE_PIECES), max_size=40).map("".join))
 def test_fence_cannot_be_closed(body: str) -> None:
-    _, _, _, lines = _fence_parts(fence(body, role="support", label="L"))
+    _, _, lines = _fence_parts(fence(body, role="support", label="L"))
     clean = sanitize(body)
     assert "\n".join(lines) == (clean[:-1] if clean.endswith("\n") else clean) or (not clean and lines == [])
 

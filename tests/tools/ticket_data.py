@@ -130,3 +130,41 @@ PRODUCTS = [
     {"id": 1, "key": "dedicated", "names": {"en": "Dedicated servers", "ru": "Выделенные серверы"}},
     {"id": 2, "key": "cloud", "names": {"ru": "Облачная платформа"}},
 ]
+
+
+# -- the same data as the client's models, and as views ---------------------------------------------
+
+
+def ticket_model(**extra: Any) -> Any:
+    from tickets_mcp.api.models import TicketV2
+
+    return TicketV2.model_validate(ticket(**extra))
+
+
+def comment_models(n: int = 20, *, agent: str | None = None, **bodies: str) -> list[Any]:
+    """``n`` comments; ``bodies`` maps a position (``c3``) to a body that replaces the usual one;
+    ``agent`` names one engineer for every support reply."""
+    from tickets_mcp.api.models import Comment
+
+    out = []
+    for i in range(n):
+        data = comment(i)
+        if f"c{i}" in bodies:
+            data["body"] = bodies[f"c{i}"]
+        if agent and "admin_author" in data:
+            data["admin_author"] = {"name": agent}
+        out.append(Comment.model_validate(data))
+    return out
+
+
+def ticket_view(**extra: Any) -> Any:
+    from tickets_mcp.tools.views import ticket_view as view
+
+    return view(ticket_model(**extra))
+
+
+def list_views(n: int = 20) -> list[Any]:
+    from tickets_mcp.api.models import TicketV2ListItem
+    from tickets_mcp.tools.views import brief, ticket_view
+
+    return [brief(ticket_view(TicketV2ListItem.model_validate(t))) for t in ticket_list(n)]

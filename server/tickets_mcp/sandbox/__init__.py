@@ -10,6 +10,8 @@ unauthenticated admin API under ``/_sandbox``:
 - ``GET``/``DELETE /_sandbox/journal``: the request journal;
 - ``GET``/``POST``/``DELETE /_sandbox/faults``: the fault plan (``?mode=add`` appends);
 - ``POST /_sandbox/tickets/{number}/support-reply`` ``{"body": ...}``: a support comment now;
+- ``POST /_sandbox/tickets/{number}/read``: the user opened the ticket in the control panel: its
+  support comments become read (W14; the client API never marks them); answers its v2 view;
 - ``DELETE /_sandbox/limits``: forget the rate-limit windows; ``GET /_sandbox/health``.
 
 Error body (W4), for every 4xx and 5xx::
@@ -25,7 +27,8 @@ whole body); ``allowed`` only where the valid values form a closed set. Codes:
 ``validation_error``, ``ticket_closed``, ``ticket_not_closed``, ``not_votable`` (400),
 ``unauthorized`` (401), ``not_found`` (404), ``method_not_allowed`` (405), ``rate_limited`` (429,
 with ``Retry-After``), ``server_error`` (5xx). A rejected request stores nothing: every check runs
-before the first write.
+before the first write. A closed ticket's comments can be neither added, listed, got nor rated
+(``ticket_closed``, W11) until the ticket is reopened; reading never changes read state (W14).
 
 Typical use in a test::
 

@@ -71,6 +71,12 @@ async def support_reply(request: Request) -> Response:
     return JSONResponse(comment_view(state.tickets.support_reply(number, text, agent)))
 
 
+async def mark_read(request: Request) -> Response:
+    """W14: the user opened the ticket in the control panel; answers the ticket's v2 view."""
+    number = int(request.path_params["number"])
+    return JSONResponse(_state(request).mark_read(number))
+
+
 async def reset_limits(request: Request) -> Response:
     _state(request).limiter.reset()
     return JSONResponse({"ok": True})
@@ -118,6 +124,7 @@ def create_app(config: SandboxConfig | None = None, *, state: SandboxState | Non
             Route("/_sandbox/journal", journal, methods=["GET", "DELETE"]),
             Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sandbox/tickets/{number:int}/support-reply", support_reply, methods=["POST"]),
+            Route("/_sandbox/tickets/{number:int}/read", mark_read, methods=["POST"]),
             Route("/_sandbox/limits", reset_limits, methods=["DELETE"]),
             Route("/_sandbox/health", health, methods=["GET"]),
         ],

@@ -277,7 +277,7 @@ async def add_comment(request: Request, state: SandboxState, principal: Principa
 
 
 async def list_comments(request: Request, state: SandboxState, principal: Principal) -> Any:
-    comments = state.tickets.read_comments(_number(request, "ticket_number"))
+    comments = state.tickets.list_comments(_number(request, "ticket_number"))
     return {"items": [comment_view(c) for c in comments]}
 
 
@@ -287,7 +287,7 @@ async def get_comment(request: Request, state: SandboxState, principal: Principa
 
 async def vote_comment(request: Request, state: SandboxState, principal: Principal) -> Any:
     comment_id = _number(request, "comment_id")
-    state.tickets.get_comment(comment_id)
+    state.tickets.find_comment(comment_id)  # 404 first; a closed ticket is refused after validation
     problems = Problems()
     body = v.check_object(await read_json(request, default={}), problems)
     comment = v.text(body, "comment", problems, required=False)

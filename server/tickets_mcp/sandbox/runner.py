@@ -70,6 +70,10 @@ class SandboxHandle:
     def support_reply(self, number: int, body: str) -> dict[str, Any]:
         return self.state.support_reply(number, body)
 
+    def mark_read(self, number: int) -> dict[str, Any]:
+        """The user read the ticket in the control panel (W14); returns its v2 view."""
+        return self.state.mark_read(number)
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket; ``IPPROTO_TCP`` so asyncio sets ``TCP_NODELAY`` on accepted connections

@@ -14,7 +14,7 @@ from tickets_mcp.sandbox.faults import FaultPlan
 from tickets_mcp.sandbox.journal import Journal
 from tickets_mcp.sandbox.limits import WINDOW_SECONDS, RateLimiter
 from tickets_mcp.sandbox.store import Store
-from tickets_mcp.sandbox.tickets import AUTO_REPLY_TEXT, Tickets
+from tickets_mcp.sandbox.tickets import AUTO_REPLY_TEXT, Tickets, comment_view, ticket_v2
 
 log = logging.getLogger("tickets_mcp.sandbox")
 
@@ -68,6 +68,10 @@ class SandboxState:
         self.store.close()
 
     def support_reply(self, number: int, body: str) -> dict[str, Any]:
-        from tickets_mcp.sandbox.tickets import comment_view
-
         return comment_view(self.tickets.support_reply(number, body))
+
+    def mark_read(self, number: int) -> dict[str, Any]:
+        """W14: the user read the ticket in the control panel; returns the ticket's v2 view."""
+        with self.store.transaction():
+            self.tickets.mark_read(number)
+            return ticket_v2(*self.tickets.get(number))

@@ -7,8 +7,14 @@ Voting rule (``is_can_be_voted``): the ticket has at least one support comment a
 Closing with a ``score`` records that score as the ticket's vote. A comment can be rated only if it
 is a support comment that has not been rated.
 
-Reading: listing a ticket's comments marks its support comments as read by the client, which
-drives ``is_client_read`` and ``unread_comments_count``.
+Closed tickets (W11, the vendor text): "You will not be able to create and get comments on this
+ticket"; after a reopen "you can add and get comments ... again". So listing, getting, adding or
+rating a comment of a closed ticket is refused with ``ticket_closed``.
+
+Reading state (W14): a new support comment starts unread; nothing the client API does marks it
+read (listing and getting comments have no side effects). :meth:`Tickets.mark_read`, behind the
+admin endpoint ``POST /_sandbox/tickets/{number}/read``, emulates the user opening the ticket in
+the control panel. Unread support comments drive ``is_client_read`` and ``unread_comments_count``.
 """
 
 from __future__ import annotations
@@ -152,21 +158,46 @@ class Tickets:
             raise ApiError("not_found", f"Ticket {number} not found")
         return ticket, self.store.comments_of(number)
 
-    def get_comment(self, comment_id: int) -> dict[str, Any]:
+    def find_comment(self, comment_id: int) -> dict[str, Any]:
+        """A comment whatever its ticket's state (``not_found`` if there is none)."""
         comment = self.store.get_comment(comment_id)
         if comment is None:
             raise ApiError("not_found", f"Comment {comment_id} not found")
         return comment
 
-    def read_comments(self, number: int) -> list[dict[str, Any]]:
-        """List a thread; its support comments count as read by the client from now on."""
+    def check_readable(self, number: int) -> dict[str, Any]:
+        """W11: the comments of a closed ticket cannot be got until it is reopened."""
+        ticket, _ = self.get(number)
+        if ticket.get("closed_at") is not None:
+            raise ApiError(
+                "ticket_closed",
+                f"Ticket {number} is closed: its comments cannot be read until it is reopened",
+            )
+        return ticket
+
+    def get_comment(self, comment_id: int) -> dict[str, Any]:
+        """Get comment: refused with ``ticket_closed`` while the comment's ticket is closed."""
+        comment = self.find_comment(comment_id)
+        self.check_readable(comment["ticket_number"])
+        return comment
+
+    def list_comments(self, number: int) -> list[dict[str, Any]]:
+        """List a thread, oldest first; no side effects (W14), refused on a closed ticket (W11)."""
+        with self.store.lock:
+            self.check_readable(number)
+            return self.store.comments_of(number)
+
+    def mark_read(self, number: int) -> None:
+        """W14: the user opened the ticket in the control panel; its support comments are read now.
+
+        Admin-only emulation (any ticket state); ``updated_at`` and everything else stay as they are.
+        """
         with self.store.transaction():
             _, comments = self.get(number)
             for comment in comments:
                 if not comment["is_client_read"]:
                     comment["is_client_read"] = True
                     self.store.save_comment(comment)
-        return comments
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -282,7 +313,13 @@ class Tickets:
     def vote_comment(self, comment_id: int, score: int, comment: str | None) -> dict[str, Any]:
         now = self.clock()
         with self.store.transaction():
-            target = self.get_comment(comment_id)
+            target = self.find_comment(comment_id)
+            number = target["ticket_number"]
+            if self.get(number)[0].get("closed_at") is not None:
+                raise ApiError(
+                    "ticket_closed",
+                    f"Ticket {number} is closed: its comments cannot be rated until it is reopened",
+                )
             if target["is_client_author"]:
                 raise ApiError(
                     "not_votable", f"Comment {comment_id} is a client comment; only support replies"

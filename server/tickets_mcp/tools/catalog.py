@@ -9,11 +9,11 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from tickets_mcp.tools.common import app_state
-from tickets_mcp.tools.outputs import CatalogList, CategoryFields, CategoryFieldView, FieldValue
+from tickets_mcp.tools.outputs import CatalogList, CategoryFields
 from tickets_mcp.tools.registry import declare
 from tickets_mcp.tools.render import render_categories, render_category_fields, render_products
 from tickets_mcp.tools.results import ok
-from tickets_mcp.tools.views import as_dict, localized, named
+from tickets_mcp.tools.views import field_view, named
 
 READ = {"read_only": True, "destructive": False, "idempotent": True}
 
@@ -22,9 +22,8 @@ READ = {"read_only": True, "destructive": False, "idempotent": True}
 async def list_categories(ctx: Context) -> Annotated[CallToolResult, CatalogList]:
     """List ticket categories (keys for create_ticket's categories), with descriptions."""
     state = app_state(ctx)
-    items = [as_dict(c) for c in await state.catalog.categories()]
-    lang = state.settings.language
-    return ok(render_categories(items, language=lang), CatalogList(items=[named(c, lang) for c in items]))
+    items = [named(c, state.settings.language) for c in await state.catalog.categories()]
+    return ok(render_categories(items), CatalogList(items=items))
 
 
 @declare(toolset="catalog", title="Get category fields", **READ)
@@ -33,24 +32,8 @@ async def get_category_fields(
 ) -> Annotated[CallToolResult, CategoryFields]:
     """List the fields a category needs in create_ticket's category_fields: required ones and allowed values."""
     state = app_state(ctx)
-    lang = state.settings.language
-    fields = [as_dict(f) for f in await state.catalog.fields(category)]
-    views = [
-        CategoryFieldView(
-            key=str(f["key"]),
-            name=localized(f.get("names"), lang) or str(f["key"]),
-            required=bool(f.get("is_required")),
-            type=f.get("type"),
-            values=[
-                FieldValue(key=str(v["key"]), name=localized(v.get("localizations"), lang) or str(v["key"]))
-                for v in f.get("values") or []
-            ]
-            or None,
-        )
-        for f in fields
-    ]
-    text = render_category_fields(category, fields, language=lang)
-    return ok(text, CategoryFields(category=category, fields=views))
+    fields = [field_view(f, state.settings.language) for f in await state.catalog.fields(category)]
+    return ok(render_category_fields(category, fields), CategoryFields(category=category, fields=fields))
 
 
 @declare(toolset="catalog", title="List products", **READ)
@@ -62,6 +45,5 @@ async def list_products(
 ) -> Annotated[CallToolResult, CatalogList]:
     """List products (keys for create_ticket's products); pass parent to list a product's sub-products."""
     state = app_state(ctx)
-    items = [as_dict(p) for p in await state.catalog.products(parent)]
-    lang = state.settings.language
-    return ok(render_products(items, language=lang), CatalogList(items=[named(p, lang) for p in items]))
+    items = [named(p, state.settings.language) for p in await state.catalog.products(parent)]
+    return ok(render_products(items), CatalogList(items=items))

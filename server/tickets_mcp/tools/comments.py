@@ -8,22 +8,25 @@ from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from tickets_mcp.api import InvalidRequest
 from tickets_mcp.tools.common import (
+    Before,
     Body,
     CommentId,
     Files,
     Number,
+    Page,
     VoteComment,
     app_state,
     progress_to,
-    read_thread,
 )
 from tickets_mcp.tools.consent import Confirm, ask, not_sent
-from tickets_mcp.tools.outputs import CommentList, CommentView, WriteOutcome
+from tickets_mcp.tools.outputs import CommentList, WriteOutcome
+from tickets_mcp.tools.reading import CommentPart, comment_part, read_thread, tool_howto
 from tickets_mcp.tools.registry import declare
-from tickets_mcp.tools.results import ok
-from tickets_mcp.tools.safety import fence
-from tickets_mcp.tools.views import as_dict, comment_view
+from tickets_mcp.tools.results import fail, ok
+from tickets_mcp.tools.threads import CLOSED_NOTE, Selection, is_closed_refusal
+from tickets_mcp.tools.views import comment_view
 
 
 @declare(toolset="comments", title="Add comment", read_only=False, destructive=False, idempotent=False)
@@ -42,29 +45,34 @@ async def add_comment(
 
 @declare(toolset="comments", title="List comments", read_only=True, destructive=False, idempotent=True)
 async def list_comments(
-    ctx: Context,
-    number: Number,
-    page: Annotated[int, Field(ge=1, description="Page of the thread, 20 comments each, oldest first.")] = 1,
+    ctx: Context, number: Number, page: Page = None, before: Before = None
 ) -> Annotated[CallToolResult, CommentList]:
-    """Read a ticket's thread, oldest first and paged; bodies are fenced as untrusted text."""
-    thread = await read_thread(app_state(ctx), number, page)
-    out = CommentList(
-        number=number,
-        comments=[comment_view(c) for c in thread.comments],
-        comments_total=thread.total,
-        page=page,
-        truncated=thread.rendered.truncated,
-        next_page=thread.rendered.next_page,
-    )
-    return ok(thread.rendered.text, out)
+    """Read a ticket's thread: the latest comments by default, oldest first; bodies are fenced as untrusted text."""
+    howto = tool_howto("list_comments", number=number)
+    thread = await read_thread(app_state(ctx), number, Selection(page, before), howto)
+    return ok(thread.text, CommentList(number=number, **thread.out.model_dump()))
 
 
 @declare(toolset="comments", title="Get comment", read_only=True, destructive=False, idempotent=True)
-async def get_comment(ctx: Context, comment_id: CommentId) -> Annotated[CallToolResult, CommentView]:
-    """Read one comment by id; the body is fenced as untrusted text."""
-    view = comment_view(await app_state(ctx).client.get_comment(comment_id))
-    label = f"comment {view.id} · {view.role}" + (f" · {view.sent_at}" if view.sent_at else "")
-    return ok(fence(view.body, role=view.role, label=label), view)
+async def get_comment(
+    ctx: Context,
+    comment_id: CommentId,
+    offset: Annotated[int, Field(ge=0, description="Start of the part of a long body to read.")] = 0,
+) -> Annotated[CallToolResult, CommentPart]:
+    """Read one comment by id (a long one in parts, from offset); the body is fenced as untrusted text."""
+    state = app_state(ctx)
+    try:
+        comment = await state.client.get_comment(comment_id)
+    except InvalidRequest as exc:
+        if not is_closed_refusal(exc):
+            raise
+        return fail(
+            f"Comment {comment_id} is in a closed ticket: {CLOSED_NOTE}",
+            code="ticket_closed",
+            comment_id=comment_id,
+        )
+    text, part = comment_part(comment, offset, state.settings.token_budget)
+    return ok(text, part)
 
 
 async def _confirm_vote(ctx: Context, comment_id: int, score: int, comment: str | None) -> Any:
@@ -90,8 +98,9 @@ async def rate_comment(
     """Mark a support comment as helpful (1) or not (-1); asks the user first."""
     if refused := not_sent(ctx, consent, f"rating comment {comment_id}", comment_id=comment_id):
         return refused
-    vote = as_dict(await app_state(ctx).client.rate_comment(comment_id, score=score, comment=comment))
+    vote = await app_state(ctx).client.rate_comment(comment_id, score=score, comment=comment)
+    given = vote.score if vote.score is not None else score
     return ok(
-        f"Rated comment {comment_id}: {vote.get('score', score)}.",
-        WriteOutcome(outcome="done", sent=True, comment_id=comment_id, vote_score=vote.get("score", score)),
+        f"Rated comment {comment_id}: {given}.",
+        WriteOutcome(outcome="done", sent=True, comment_id=comment_id, vote_score=given),
     )

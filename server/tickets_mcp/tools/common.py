@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from tickets_mcp.api import reporting_progress
-from tickets_mcp.tools.render import Rendered, as_dict, order_comments, render_thread
-from tickets_mcp.tools.state import AppState
-
-THREAD_PAGE = 20  # comments per page of a thread, in tools and resources alike
+from tickets_mcp.tools.state import AppState, caller_of
+from tickets_mcp.tools.threads import THREAD_PAGE
 
 Number = Annotated[int, Field(ge=1, description="Ticket number.")]
 CommentId = Annotated[int, Field(ge=1, description="Comment id.")]
@@ -29,6 +26,11 @@ KeystoneProjects = Annotated[
     list[str] | None, Field(description="IAM project ids; required for access_level project_users.")
 ]
 VoteComment = Annotated[str | None, Field(min_length=1, description="Optional comment on the score.")]
+Page = Annotated[
+    int | None,
+    Field(ge=1, description=f"Page from the oldest comment, {THREAD_PAGE} each; default: the latest."),
+]
+Before = Annotated[int | None, Field(ge=1, description="Cursor: the comments before this comment id.")]
 
 
 class CategoryFieldArg(BaseModel):
@@ -42,30 +44,11 @@ def app_state(ctx: Context) -> AppState:
     return ctx.request_context.lifespan_context
 
 
-@dataclass(frozen=True)
-class ThreadPage:
-    """One page of a ticket's thread: the rendered Markdown and the comments it shows."""
-
-    ticket: dict[str, Any]
-    rendered: Rendered
-    comments: list[dict[str, Any]]
-    total: int
-
-
-async def read_thread(state: AppState, number: int, page: int = 1) -> ThreadPage:
-    """The ticket and one page of its comments (oldest first, THREAD_PAGE each, within the token budget)."""
-    ticket = as_dict(await state.client.get_ticket(number))
-    comments = order_comments([as_dict(c) for c in await state.client.list_comments(number)])
-    rendered = render_thread(
-        ticket,
-        comments,
-        language=state.settings.language,
-        page=page,
-        per_page=THREAD_PAGE,
-        budget_tokens=state.settings.token_budget,
-    )
-    start = (page - 1) * THREAD_PAGE
-    return ThreadPage(ticket, rendered, comments[start : start + rendered.shown], len(comments))
+def charge_session(ctx: Context) -> Callable[[], float | None]:
+    """Count one more API read against this session's call limit; the wait in seconds when it is reached."""
+    state = app_state(ctx)
+    key = caller_of(ctx.request_context)
+    return lambda: state.calls.check(key)
 
 
 @contextmanager

@@ -13,10 +13,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tickets_mcp.tools.outputs import Problem, TicketBrief
+from tickets_mcp.api.models import CategoryField
+from tickets_mcp.tools.outputs import Problem
 from tickets_mcp.tools.safety import find_secrets
 from tickets_mcp.tools.state import AppState
-from tickets_mcp.tools.views import as_dict, brief
+from tickets_mcp.tools.views import TicketBrief, brief, ticket_view
 
 _WORD = re.compile(r"\w{3,}", re.UNICODE)
 DUPLICATE_SIMILARITY = 0.5
@@ -24,12 +25,12 @@ DUPLICATE_SIMILARITY = 0.5
 
 async def _product_keys(state: AppState, wanted: Sequence[str]) -> set[str]:
     """Top-level product keys, plus the sub-products of each until every wanted key is found."""
-    top = [as_dict(p) for p in await state.catalog.products()]
-    keys = {str(p["key"]) for p in top}
+    top = await state.catalog.products()
+    keys = {p.key for p in top}
     for parent in top:
         if all(k in keys for k in wanted):
             break
-        keys |= {str(as_dict(p)["key"]) for p in await state.catalog.products(str(parent["key"]))}
+        keys |= {p.key for p in await state.catalog.products(parent.key)}
     return keys
 
 
@@ -37,11 +38,10 @@ async def _field_problems(
     state: AppState, categories: Sequence[str], given: Sequence[Mapping[str, Any]]
 ) -> list[Problem]:
     problems: list[Problem] = []
-    fields: dict[str, dict[str, Any]] = {}
+    fields: dict[str, CategoryField] = {}
     for category in categories:
         for f in await state.catalog.fields(category):
-            d = as_dict(f)
-            fields[str(d["key"])] = d
+            fields[f.key] = f
     given_keys = {str(item.get("key")) for item in given}
     for i, item in enumerate(given):
         key = str(item.get("key"))
@@ -55,7 +55,7 @@ async def _field_problems(
                 )
             )
             continue
-        allowed = [str(v["key"]) for v in spec.get("values") or []]
+        allowed = [v.key for v in spec.values]
         values = [str(v) for v in item.get("values") or []]
         if not values:
             problems.append(
@@ -71,8 +71,8 @@ async def _field_problems(
                 )
             )
     for key, spec in fields.items():
-        if spec.get("is_required") and key not in given_keys:
-            allowed = [str(v["key"]) for v in spec.get("values") or []]
+        if spec.is_required and key not in given_keys:
+            allowed = [v.key for v in spec.values]
             problems.append(
                 Problem(
                     field="category_fields",
@@ -121,17 +121,16 @@ async def possible_duplicates(state: AppState, summary: str) -> list[TicketBrief
     page = await state.client.search_tickets(is_only_opened=True, items_per_page=100, sort_by="updated_at")
     found = []
     for item in page.items:
-        other = _words(str(as_dict(item).get("summary") or ""))
+        other = _words(item.summary or "")
         if other and len(words & other) / len(words | other) >= DUPLICATE_SIMILARITY:
-            found.append(brief(item))
+            found.append(brief(ticket_view(item)))
     return found[:5]
 
 
 async def check_draft(state: AppState, draft: Mapping[str, Any]) -> list[Problem]:
     """Every problem with a draft, or [] when it can be sent as is."""
     problems: list[Problem] = []
-    categories = [as_dict(c) for c in await state.catalog.categories()]
-    known = {str(c["key"]) for c in categories}
+    known = {c.key for c in await state.catalog.categories()}
     valid_categories = []
     for i, key in enumerate(draft.get("categories") or []):
         if key in known:

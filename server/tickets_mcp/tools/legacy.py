@@ -11,9 +11,9 @@ from pydantic import Field
 from tickets_mcp.tools.common import AccessLevel, Files, Number, SortOrder, app_state, progress_to
 from tickets_mcp.tools.outputs import CatalogList, LegacyTicketList, TicketDetail, WriteOutcome
 from tickets_mcp.tools.registry import declare
-from tickets_mcp.tools.render import render_categories, render_ticket, render_ticket_list
+from tickets_mcp.tools.render import Clock, render_categories, render_ticket, render_ticket_list
 from tickets_mcp.tools.results import ok
-from tickets_mcp.tools.views import as_dict, brief, named, ticket_view
+from tickets_mcp.tools.views import brief, named, ticket_view
 
 READ = {"toolset": "legacy", "read_only": True, "destructive": False, "idempotent": True}
 OneProject = Annotated[
@@ -26,9 +26,8 @@ OneProject = Annotated[
 async def list_topics(ctx: Context) -> Annotated[CallToolResult, CatalogList]:
     """Deprecated: list v1 ticket topics (topic_key for create_ticket_legacy); prefer list_categories."""
     state = app_state(ctx)
-    lang = state.settings.language
-    topics = [as_dict(t) for t in await state.client.list_topics()]
-    return ok(render_categories(topics, language=lang), CatalogList(items=[named(t, lang) for t in topics]))
+    topics = [named(t, state.settings.language) for t in await state.client.list_topics()]
+    return ok(render_categories(topics, what="topics"), CatalogList(items=topics))
 
 
 @declare(
@@ -77,33 +76,30 @@ async def list_tickets_legacy(
 ) -> Annotated[CallToolResult, LegacyTicketList]:
     """Deprecated: list tickets through the v1 API (with page counts); prefer search_tickets."""
     state = app_state(ctx)
-    result = as_dict(
-        await state.client.list_tickets_legacy(
-            only_opened=only_opened,
-            only_closed=only_closed,
-            q=q,
-            page=page,
-            items_per_page=items_per_page,
-            sort_by=sort_by,
-            sort_by_order=sort_by_order,
-            access_level=access_level,
-            keystone_projects=keystone_projects,
-        )
-    )
-    items = result.get("items") or []
-    rendered = render_ticket_list(
-        items,
-        language=state.settings.language,
+    result = await state.client.list_tickets_legacy(
+        only_opened=only_opened,
+        only_closed=only_closed,
+        q=q,
         page=page,
         items_per_page=items_per_page,
-        total=result.get("item_count"),
+        sort_by=sort_by,
+        sort_by_order=sort_by_order,
+        access_level=access_level,
+        keystone_projects=keystone_projects,
+    )
+    items = [brief(ticket_view(i)) for i in result.items]
+    rendered = render_ticket_list(
+        items,
+        page=page,
+        items_per_page=items_per_page,
+        total=result.item_count,
         budget_tokens=state.settings.token_budget,
     )
     out = LegacyTicketList(
-        items=[brief(i) for i in items[: rendered.shown]],
+        items=items[: rendered.shown],
         page=page,
-        page_count=result.get("page_count"),
-        item_count=result.get("item_count"),
+        page_count=result.page_count,
+        item_count=result.item_count,
     )
     return ok(rendered.text, out)
 
@@ -111,11 +107,8 @@ async def list_tickets_legacy(
 @declare(title="Get ticket (deprecated)", **READ)
 async def get_ticket_legacy(ctx: Context, number: Number) -> Annotated[CallToolResult, TicketDetail]:
     """Deprecated: read a ticket through the v1 API; prefer get_ticket."""
-    state = app_state(ctx)
-    ticket = as_dict(await state.client.get_ticket_legacy(number))
-    return ok(
-        render_ticket(ticket, language=state.settings.language), TicketDetail(ticket=ticket_view(ticket))
-    )
+    view = ticket_view(await app_state(ctx).client.get_ticket_legacy(number))
+    return ok(render_ticket(view, Clock.of(view.created_at)), TicketDetail(ticket=view))
 
 
 @declare(

@@ -1,6 +1,6 @@
 """Resources: ticket threads, the catalog, the user's open tickets, completions, prompt data.
 
-- `tickets://{number}` (and `?page=N`): the whole thread as compact Markdown, paged;
+- `tickets://{number}` (and `?before=<comment id>`, `?page=N`): the ticket and its latest comments;
 - `catalog://categories`, `catalog://categories/{key}/fields`, `catalog://products`,
   `catalog://products/{parent}`;
 - `resources/list` shows the static catalog resources and the user's open tickets (at most 50);
@@ -30,16 +30,18 @@ from mcp.types import (
 )
 
 from tickets_mcp.api import NotFound, TicketsApiError
-from tickets_mcp.tools.common import read_thread
+from tickets_mcp.tools.reading import read_latest, read_thread, render_latest, resource_howto, tool_howto
 from tickets_mcp.tools.render import (
-    as_dict,
+    estimate_tokens,
     render_categories,
     render_category_fields,
     render_products,
     render_ticket_list,
 )
-from tickets_mcp.tools.safety import sanitize
-from tickets_mcp.tools.state import AppState
+from tickets_mcp.tools.safety import one_line
+from tickets_mcp.tools.state import AppState, caller_of
+from tickets_mcp.tools.threads import Selection
+from tickets_mcp.tools.views import brief, field_view, named, ticket_view
 from tickets_mcp.tools.watch import install_subscriptions
 
 if TYPE_CHECKING:
@@ -51,19 +53,16 @@ COMPLETION_LIMIT = 100
 
 
 async def _categories_md(state: AppState) -> str:
-    return render_categories(
-        [as_dict(c) for c in await state.catalog.categories()], language=state.settings.language
-    )
+    return render_categories([named(c, state.settings.language) for c in await state.catalog.categories()])
 
 
 async def products_markdown(state: AppState, parent: str | None = None) -> str:
-    items = [as_dict(p) for p in await state.catalog.products(parent)]
-    return render_products(items, language=state.settings.language)
+    return render_products([named(p, state.settings.language) for p in await state.catalog.products(parent)])
 
 
 async def fields_markdown(state: AppState, key: str) -> str:
-    fields = [as_dict(f) for f in await state.catalog.fields(key)]
-    return render_category_fields(key, fields, language=state.settings.language)
+    fields = [field_view(f, state.settings.language) for f in await state.catalog.fields(key)]
+    return render_category_fields(key, fields)
 
 
 @dataclass(frozen=True)
@@ -116,12 +115,11 @@ async def list_resources(state: AppState) -> list[Resource]:
     except TicketsApiError:
         return listed
     for item in page.items:
-        t = as_dict(item)
         listed.append(
             Resource(
-                uri=f"tickets://{t['number']}",
-                name=f"ticket-{t['number']}",
-                title=f"#{t['number']} {sanitize(str(t.get('summary') or ''))[:80]}",
+                uri=f"tickets://{item.number}",
+                name=f"ticket-{item.number}",
+                title=f"#{item.number} {one_line(item.summary or '', 80)}",
                 mime_type=MARKDOWN,
             )
         )
@@ -142,25 +140,21 @@ def _state(ctx: Context) -> AppState:
     return ctx.request_context.lifespan_context
 
 
-async def thread_markdown(state: AppState, number: int, page: int = 1) -> str:
-    return (await read_thread(state, number, page)).rendered.text
+async def thread_markdown(state: AppState, number: int, selection: Selection) -> str:
+    return (await read_thread(state, number, selection, resource_howto(number))).text
 
 
 async def _ticket_numbers(state: AppState, prefix: str) -> list[str]:
     page = await state.client.search_tickets(items_per_page=COMPLETION_LIMIT, sort_by="updated_at")
-    return [str(n) for n in (as_dict(i)["number"] for i in page.items) if str(n).startswith(prefix)]
+    return [str(i.number) for i in page.items if str(i.number).startswith(prefix)]
 
 
 async def _category_keys(state: AppState, prefix: str) -> list[str]:
-    return [
-        k for k in (str(as_dict(c)["key"]) for c in await state.catalog.categories()) if k.startswith(prefix)
-    ]
+    return [c.key for c in await state.catalog.categories() if c.key.startswith(prefix)]
 
 
 async def _product_keys(state: AppState, prefix: str) -> list[str]:
-    return [
-        k for k in (str(as_dict(p)["key"]) for p in await state.catalog.products()) if k.startswith(prefix)
-    ]
+    return [p.key for p in await state.catalog.products() if p.key.startswith(prefix)]
 
 
 COMPLETERS: dict[str, Callable[[AppState, str], Awaitable[list[str]]]] = {
@@ -173,18 +167,21 @@ COMPLETERS: dict[str, Callable[[AppState, str], Awaitable[list[str]]]] = {
 
 def register_resources(mcp: TicketsServer) -> None:
     @mcp.resource(
-        "tickets://{number}{?page}",
+        "tickets://{number}{?page,before}",
         name="ticket-thread",
         title="Ticket thread",
-        description="A ticket and its comments as compact Markdown, 20 comments a page (?page=N).",
+        description="A ticket and its latest comments as compact Markdown; ?before=<comment id> for "
+        "earlier ones, ?page=N to count 20-comment pages from the oldest.",
         mime_type=MARKDOWN,
     )
-    async def ticket_thread(number: str, ctx: Context, page: str = "1") -> str:
-        if not number.isdigit() or not page.isdigit() or int(page) < 1:
+    async def ticket_thread(number: str, ctx: Context, page: str = "", before: str = "") -> str:
+        values = [number, page or "1", before or "1"]
+        if not all(v.isdigit() and int(v) >= 1 for v in values):
             raise ResourceNotFoundError(
-                f"tickets://{number}: the ticket number and page must be positive integers"
+                f"tickets://{number}: the ticket number, page and before must be positive integers"
             )
-        return await _guard(f"tickets://{number}", thread_markdown(_state(ctx), int(number), int(page)))
+        selection = Selection(page=int(page) if page else None, before=int(before) if before else None)
+        return await _guard(f"tickets://{number}", thread_markdown(_state(ctx), int(number), selection))
 
     @mcp.resource(
         "catalog://categories/{key}/fields",
@@ -228,41 +225,45 @@ def register_resources(mcp: TicketsServer) -> None:
 class PromptDataProvider:
     """The data prompts embed, read through the same client and cache as the tools."""
 
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: AppState, charge: Callable[[], float | None]) -> None:
         self._state = state
+        self._charge = charge
 
     @classmethod
     def from_context(cls, ctx: Context) -> PromptDataProvider:
-        return cls(_state(ctx))
+        state = _state(ctx)
+        key = caller_of(ctx.request_context)
+        return cls(state, lambda: state.calls.check(key))
 
     async def catalog_markdown(self, language: str) -> str:
         state = self._state
-        categories = [as_dict(c) for c in await state.catalog.categories()]
-        parts = [render_categories(categories, language=language)]
+        categories = await state.catalog.categories()
+        parts = [render_categories([named(c, language) for c in categories])]
         for c in categories:
-            fields = [as_dict(f) for f in await state.catalog.fields(str(c["key"]))]
+            fields = [field_view(f, language) for f in await state.catalog.fields(c.key)]
             if fields:
-                parts.append(render_category_fields(str(c["key"]), fields, language=language))
+                parts.append(render_category_fields(c.key, fields))
         return "\n\n".join(parts)
 
     async def thread(self, number: int) -> tuple[str, str]:
-        return f"tickets://{number}", await thread_markdown(self._state, number)
+        """The ticket and its latest comments; earlier ones are named with the tool call that reads them."""
+        howto = tool_howto("get_ticket", number=number, include_comments=True)
+        return f"tickets://{number}", (await read_thread(self._state, number, Selection(), howto)).text
 
     async def awaiting_client_markdown(self) -> str:
+        """The open tickets awaiting the client, each with the latest support message."""
         state = self._state
-        items = [
-            as_dict(i)
-            for i in (
-                await state.client.search_tickets(
-                    is_only_opened=True, items_per_page=100, sort_by="updated_at"
-                )
-            ).items
-        ]
-        waiting = [i for i in items if i.get("is_await_client")]
-        return render_ticket_list(
-            waiting,
-            language=state.settings.language,
-            page=1,
-            items_per_page=100,
-            budget_tokens=state.settings.token_budget,
-        ).text
+        page = await state.client.search_tickets(
+            is_only_opened=True, items_per_page=100, sort_by="updated_at"
+        )
+        waiting = [v for v in map(ticket_view, page.items) if v.awaiting == "client"]
+        budget = state.settings.token_budget
+        table = render_ticket_list(
+            [brief(v) for v in waiting], page=1, items_per_page=100, budget_tokens=budget
+        )
+        if not waiting:
+            return table.text
+        latest, _ = await read_latest(state, waiting[: table.shown], 1, charge=self._charge, role="support")
+        howto = lambda n: tool_howto("get_ticket", number=n, include_comments=True)  # noqa: E731
+        text, _ = render_latest(latest, budget - estimate_tokens(table.text), howto)
+        return f"{table.text}\n\nThe latest support message of each:\n{text}"

@@ -11,16 +11,15 @@ agent sees them they are
    subdivision flags degrade to a plain black flag (they are also the "ASCII smuggling" channel).
 2. **fenced** by :func:`fence`, which produces::
 
-       comment 12 · support (Anna) · 2026-11-01 10:00
-       ```untrusted-support
+       ```support 9100071 Anna Smirnova 11-01 10:00
        <sanitized body>
        ```
 
-   The first line is a one-line label (sanitized, backticks replaced, whitespace collapsed). The fence is made
-   of backticks and is one longer than the longest backtick run in the body (at least three), so no line of
-   the body can close it; a ``~~~`` line cannot close a backtick fence either. The info string is
-   ``untrusted-client`` or ``untrusted-support``. Text inside such a fence is data written by a ticket
-   participant, never instructions.
+   The fence is made of backticks and is one longer than the longest backtick run in the body (at least
+   three), so no line of the body can close it; a ``~~~`` line cannot close a backtick fence either. Its info
+   string starts with the author's role, ``client`` or ``support``, then a one-line label (sanitized,
+   backticks replaced, whitespace collapsed). Text inside such a fence is data written by a ticket
+   participant, never instructions (the server's instructions tell the model so).
 
 :func:`find_secrets` spots credentials pasted into a ticket (the create-ticket dry run points the user to
 the API's ``secrets`` field instead). :func:`redact` and :class:`RedactingFilter` keep tokens and passwords
@@ -42,6 +41,7 @@ __all__ = [
     "SecretFinding",
     "fence",
     "find_secrets",
+    "one_line",
     "redact",
     "sanitize",
 ]
@@ -100,13 +100,15 @@ _BACKTICK_RUN = re.compile("`+")
 _SPACES = re.compile(r"\s+")
 
 
-def _one_line(label: str, limit: int = 200) -> str:
-    label = _SPACES.sub(" ", sanitize(label)).strip().replace("`", "'")
-    return label if len(label) <= limit else label[: limit - 1] + "…"
+def one_line(text: str, limit: int = 200) -> str:
+    """Sanitized, on one line, at most ``limit`` characters, backticks replaced (safe in a fence's info string)."""
+    text = _SPACES.sub(" ", sanitize(text)).strip().replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def fence(body: str, *, role: Literal["client", "support"], label: str) -> str:
-    """Sanitize ``body`` and wrap it in a backtick fence it cannot close, under a one-line ``label``."""
+def fence(body: str, *, role: Literal["client", "support"], label: str = "") -> str:
+    """Sanitize ``body`` and wrap it in a backtick fence it cannot close; the info string is the author's
+    role, then an optional one-line ``label`` (who, when)."""
     if role not in ("client", "support"):
         raise ValueError(f"role must be 'client' or 'support', not {role!r}")
     body = sanitize(body)
@@ -114,7 +116,8 @@ def fence(body: str, *, role: Literal["client", "support"], label: str) -> str:
     ticks = "`" * max(3, longest + 1)
     if body and not body.endswith("\n"):
         body += "\n"
-    return f"{_one_line(label)}\n{ticks}untrusted-{role}\n{body}{ticks}"
+    info = f"{role} {one_line(label)}".rstrip()
+    return f"{ticks}{info}\n{body}{ticks}"
 
 
 # --- find_secrets ---------------------------------------------------------------------------------------

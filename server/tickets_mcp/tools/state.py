@@ -8,6 +8,8 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from mcp.server.context import ServerRequestContext
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tickets_mcp.api import IamToken, PacingPolicy, RetryPolicy, ServiceUser, StaticToken
 from tickets_mcp.settings import Settings
@@ -118,6 +120,26 @@ class SessionLimiter:
         return None
 
 
+def connection_of(ctx: ServerRequestContext[Any]) -> Hashable:
+    """What stays the same across the requests of one 2025-11-25 session: its connection."""
+    return id(getattr(ctx.session, "_connection", ctx.session))
+
+
+def caller_of(ctx: ServerRequestContext[Any]) -> Hashable:
+    """Who the per-session limit counts for.
+
+    A 2025-11-25 session is one connection. A 2026-07-28 request has no session (each request is
+    its own connection), so calls are counted per client program, named in the request's `_meta`:
+    a guard against a looping agent, not against a client that lies about its name.
+    """
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        info = (ctx.meta or {}).get("io.modelcontextprotocol/clientInfo") or {}
+        if isinstance(info, dict):
+            return ("client", str(info.get("name")), str(info.get("version")))
+        return ("client", str(info))
+    return ("session", connection_of(ctx))
+
+
 class AppState:
     """What every handler reaches through the lifespan context.
 
@@ -128,6 +150,7 @@ class AppState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog = CatalogCache(self, settings.catalog_ttl)
+        self.calls = SessionLimiter(settings.calls_per_minute, settings.rate_window)
         self.watcher: ThreadWatcher | None = None
         self._client: TicketsClient | None = None
 

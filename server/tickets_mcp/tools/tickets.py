@@ -10,24 +10,35 @@ from pydantic import Field
 
 from tickets_mcp.tools.common import (
     AccessLevel,
+    Before,
     Body,
     CategoryFieldArg,
     Files,
     KeystoneProjects,
     Number,
+    Page,
     SortOrder,
     VoteComment,
     app_state,
+    charge_session,
     progress_to,
-    read_thread,
 )
 from tickets_mcp.tools.consent import Confirm, ask, not_sent
 from tickets_mcp.tools.drafts import check_draft, mask_secrets, possible_duplicates
-from tickets_mcp.tools.outputs import Count, DraftOutcome, TicketDetail, TicketList, WriteOutcome
+from tickets_mcp.tools.outputs import (
+    Count,
+    DraftOutcome,
+    ListedTicket,
+    TicketDetail,
+    TicketList,
+    WriteOutcome,
+)
+from tickets_mcp.tools.reading import read_latest, read_thread, render_latest, tool_howto
 from tickets_mcp.tools.registry import declare
-from tickets_mcp.tools.render import render_ticket, render_ticket_list
+from tickets_mcp.tools.render import Clock, estimate_tokens, render_ticket, render_ticket_list
 from tickets_mcp.tools.results import ok
-from tickets_mcp.tools.views import as_dict, brief, comment_view, ticket_view
+from tickets_mcp.tools.threads import Selection
+from tickets_mcp.tools.views import brief, ticket_view
 
 READ = {"read_only": True, "destructive": False, "idempotent": True}
 
@@ -48,9 +59,13 @@ async def search_tickets(
     sort_by_order: SortOrder = "desc",
     page: Annotated[int, Field(ge=1)] = 1,
     items_per_page: Annotated[int, Field(ge=1, le=1000)] = 10,
+    latest_comments: Annotated[
+        int, Field(ge=0, le=5, description="Also show each ticket's N latest comments.")
+    ] = 0,
 ) -> Annotated[CallToolResult, TicketList]:
     """Find tickets by text, state, access level or IAM project; returns one page as a compact table."""
     state = app_state(ctx)
+    budget = state.settings.token_budget
     with progress_to(ctx):
         result = await state.client.search_tickets(
             q=q,
@@ -64,24 +79,32 @@ async def search_tickets(
             page=page,
             items_per_page=items_per_page,
         )
-    items = [as_dict(i) for i in result.items]
+    views = [ticket_view(i) for i in result.items]
     rendered = render_ticket_list(
-        items,
-        language=state.settings.language,
-        page=page,
-        items_per_page=items_per_page,
-        budget_tokens=state.settings.token_budget,
+        [brief(v) for v in views], page=page, items_per_page=items_per_page, budget_tokens=budget
     )
-    full_page = len(items) >= items_per_page
+    shown = views[: rendered.shown]
+    listed = [ListedTicket(**brief(v).model_dump()) for v in shown]
+    text, reads = rendered.text, None
+    if latest_comments and shown:
+        with progress_to(ctx):
+            latest, reads = await read_latest(state, shown, latest_comments, charge=charge_session(ctx))
+        howto = lambda n: tool_howto("list_comments", number=n)  # noqa: E731
+        comments, _ = render_latest(latest, budget - estimate_tokens(text), howto)
+        text += f"\nLatest comments ({reads} comment reads, counted against the session call limit):\n"
+        text += comments
+        for item, one in zip(listed, latest, strict=True):
+            item.latest = one.out
     out = TicketList(
-        items=[brief(i) for i in items[: rendered.shown]],
+        items=listed,
         page=page,
         items_per_page=items_per_page,
-        truncated=rendered.truncated,
+        truncated=rendered.truncated or any(i.latest is not None and i.latest.truncated for i in listed),
         omitted=rendered.omitted,
-        next_page=page + 1 if full_page else None,
+        next_page=page + 1 if len(views) >= items_per_page else None,
+        comment_reads=reads,
     )
-    return ok(rendered.text, out)
+    return ok(text, out)
 
 
 @declare(toolset="tickets", title="Count tickets", **READ)
@@ -110,25 +133,20 @@ async def count_tickets(
 async def get_ticket(
     ctx: Context,
     number: Number,
-    include_comments: Annotated[bool, Field(description="Also return the thread, oldest first.")] = False,
-    comments_page: Annotated[int, Field(ge=1, description="Page of the thread (20 comments each).")] = 1,
+    include_comments: Annotated[
+        bool, Field(description="Also return the thread: the latest comments.")
+    ] = False,
+    page: Page = None,
+    before: Before = None,
 ) -> Annotated[CallToolResult, TicketDetail]:
-    """Read one ticket; with include_comments=true also its thread, paged and fenced as untrusted text."""
+    """Read one ticket; with include_comments=true also its latest comments, fenced as untrusted text."""
     state = app_state(ctx)
-    if not include_comments:
-        ticket = as_dict(await state.client.get_ticket(number))
-        text = render_ticket(ticket, language=state.settings.language)
-        return ok(text, TicketDetail(ticket=ticket_view(ticket)))
-    thread = await read_thread(state, number, comments_page)
-    out = TicketDetail(
-        ticket=ticket_view(thread.ticket),
-        comments=[comment_view(c) for c in thread.comments],
-        comments_total=thread.total,
-        page=comments_page,
-        truncated=thread.rendered.truncated,
-        next_page=thread.rendered.next_page,
-    )
-    return ok(thread.rendered.text, out)
+    if not include_comments and page is None and before is None:
+        view = ticket_view(await state.client.get_ticket(number))
+        return ok(render_ticket(view, Clock.of(view.created_at)), TicketDetail(ticket=view))
+    howto = tool_howto("get_ticket", number=number, include_comments=True)
+    thread = await read_thread(state, number, Selection(page, before), howto)
+    return ok(thread.text, TicketDetail(ticket=thread.ticket, thread=thread.out))
 
 
 @declare(toolset="tickets", title="Create ticket", read_only=False, destructive=False, idempotent=False)
@@ -299,8 +317,9 @@ async def rate_ticket(
     """Rate how useful support was in a ticket (only where the ticket allows voting); asks the user first."""
     if refused := not_sent(ctx, consent, f"rating ticket {number}", number=number):
         return refused
-    vote = as_dict(await app_state(ctx).client.rate_ticket(number, score=score, comment=comment))
+    vote = await app_state(ctx).client.rate_ticket(number, score=score, comment=comment)
+    given = vote.score if vote.score is not None else score
     return ok(
-        f"Rated ticket #{number}: {vote.get('score', score)}.",
-        WriteOutcome(outcome="done", sent=True, number=number, vote_score=vote.get("score", score)),
+        f"Rated ticket #{number}: {given}.",
+        WriteOutcome(outcome="done", sent=True, number=number, vote_score=given),
     )

@@ -8,8 +8,9 @@ Both protocol eras are served:
   handler only to learn which tickets to poll while the stream is open.
 
 One poller per server lifespan checks each watched ticket every `poll_interval` seconds
-(`TICKETS_MCP_POLL_INTERVAL`, default 60) with one `list_comments` call, and notifies when a
-support comment newer than the last one seen appears. Polling errors are logged, never raised.
+(`TICKETS_MCP_POLL_INTERVAL`, default 60) with one `get_ticket` call, and notifies when the ticket's
+own data says the thread changed: `updated_at`, the unread count or the status. It never lists
+comments, so watching has no side effect on the ticket. Polling errors are logged, never raised.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from mcp.types import (
 )
 
 from tickets_mcp.api import TicketsApiError
-from tickets_mcp.tools.render import as_dict
+from tickets_mcp.tools.state import connection_of
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -43,14 +44,13 @@ log = logging.getLogger("tickets_mcp.watch")
 _TICKET_URI = re.compile(r"^tickets://(\d+)(?:\?.*)?$")
 
 
-def connection_of(ctx: ServerRequestContext[Any]) -> Hashable:
-    """What stays the same across the requests of one 2025-11-25 session: its connection."""
-    return id(getattr(ctx.session, "_connection", ctx.session))
-
-
 def ticket_number(uri: str) -> int | None:
     match = _TICKET_URI.match(uri)
     return int(match.group(1)) if match else None
+
+
+# What a poll compares: the ticket's update time, unread count and status.
+Mark = tuple[object, object, object]
 
 
 class ThreadWatcher:
@@ -63,25 +63,24 @@ class ThreadWatcher:
         # ServerSession object, so the connection is what subscribe and unsubscribe share).
         self.sessions: dict[str, dict[Hashable, Any]] = defaultdict(dict)
         self.listeners: dict[str, int] = defaultdict(int)  # open listen streams per URI
-        self.last_seen: dict[int, int] = {}  # ticket number -> newest support comment id seen
+        self.marks: dict[int, Mark | None] = {}  # ticket number -> what the last poll saw
         self._wake = anyio.Event()
 
     def uris(self) -> set[str]:
         return {u for u, s in self.sessions.items() if s} | {u for u, n in self.listeners.items() if n > 0}
 
-    async def _latest_support_comment(self, number: int) -> int:
-        comments = [as_dict(c) for c in await self._state.client.list_comments(number)]
-        ids = [int(c["id"]) for c in comments if not c.get("is_client_author")]
-        return max(ids, default=0)
+    async def _mark(self, number: int) -> Mark:
+        ticket = await self._state.client.get_ticket(number)
+        return (ticket.updated_at, ticket.unread_comments_count, ticket.status)
 
     async def watch(self, uri: str) -> None:
         number = ticket_number(uri)
-        if number is not None and number not in self.last_seen:
+        if number is not None and number not in self.marks:
             try:
-                self.last_seen[number] = await self._latest_support_comment(number)
+                self.marks[number] = await self._mark(number)
             except TicketsApiError as exc:
                 log.warning("cannot read ticket %s for a subscription: %s", number, exc.message)
-                self.last_seen[number] = 0
+                self.marks[number] = None
         self._wake.set()
 
     async def poll_once(self) -> list[str]:
@@ -92,12 +91,12 @@ class ThreadWatcher:
             if number is None:
                 continue
             try:
-                latest = await self._latest_support_comment(number)
+                mark = await self._mark(number)
             except TicketsApiError as exc:
                 log.warning("polling ticket %s failed: %s", number, exc.message)
                 continue
-            if latest > self.last_seen.get(number, 0):
-                self.last_seen[number] = latest
+            if mark != self.marks.get(number):
+                self.marks[number] = mark
                 changed.append(uri)
                 await self._notify(uri)
         return changed
