@@ -38,7 +38,9 @@ METHOD = """\
   alternating, mixed Russian and English, 50–400 characters, a log excerpt in a code fence), then counts
   o200k tokens of the text of `get_ticket(include_comments=true)`, of the `tickets://{number}` resource,
   and of the raw API JSON for the same data (`GET /v2/tickets/{n}` plus `GET /tickets/{n}/comments`,
-  compact, UTF-8). `structuredContent` of the tool result is counted separately (not in the ratio).
+  compact, UTF-8). The overhead per comment is the tokens of the comment blocks minus those of the bodies
+  (each with its newline), over 20. `structuredContent` of the tool result is counted separately (not in
+  the ratio).
 - **P5** sends 20 concurrent `create_ticket` tool calls through the MCP server (in process, `mcp.Client`),
   each with its full draft check (catalog, duplicates), against a sandbox in its own process. Sandbox
   `time_scale = 1/60` (its 60 s window becomes 1 s), server `TICKETS_MCP_RATE_WINDOW=1` with the documented
@@ -71,44 +73,6 @@ server's start) is ~46 ms, so the ratio moves between 1.07× and 1.11× from run
 The next cut would be a hand-written environment loader instead of pydantic-settings (~10 ms); it is not made
 because DESIGN.md names pydantic-settings for `settings.py`."""
         )
-    p4 = details.get("P4")
-    if p4 and max(p4["tool_ratio"], p4["resource_ratio"]) > 0.40:
-        out.append(
-            f"""### P4 thread tokens — tool {p4["tool_ratio"]:.2f}×, resource {p4["resource_ratio"]:.2f}× of the raw JSON
-
-Where the {p4["tool_text"]} tokens of the tool text go: comment bodies and summary **{p4["bodies_only"]}** (the
-content itself), comment label lines (`comment <id> · <role> (<name>) · <time>`) **{p4["label_lines"]}**, fence lines
-(```` ```untrusted-client ```` / closing ticks, 42 of them) **{p4["fence_lines"]}**, ticket header (key: value lines,
-incl. the summary fence) **{p4["header"]}**, the rest (page line, newlines) the remainder.
-
-The target cannot be met without dropping content or the safety fences. The bodies alone — text the model must
-read verbatim, since it is the thread — are **already {p4["floor"]:.2f}× of the raw JSON ({p4["raw"]} tokens)**, so
-0.40× leaves {0.40 * p4["raw"] - p4["bodies_only"]:.0f} tokens for everything else: the header (~{p4["header"]}) and
-~{(0.40 * p4["raw"] - p4["bodies_only"] - p4["header"]) / 20:.0f} tokens per comment for id, author, time and two
-fence lines, which cost ~{(p4["label_lines"] + p4["fence_lines"]) / 20:.0f} now (the 7-digit id ~3, a
-`YYYY-MM-DD HH:MM` time ~10, each fence line ~3–4). What the rendering already removes is the JSON framing: keys
-repeated per comment (`is_client_author`, `splitted_to_ticket_number`, `client_author_id`, `admin_author`,
-`ticket_number`, `files`, …), nulls, false flags, full ISO timestamps. The 0.40× target holds only for
-metadata-heavy threads with short (one-line) bodies.
-
-What would get closer, in `tools/render.py` (render.py's owner to decide; all trade information or safety for tokens):
-- `_comment_block`: print the time as `MM-DD HH:MM` and omit the year when it is the ticket's year, and drop
-  ` · ` separators for spaces — ~4 tokens a comment (≈0.03×);
-- `render_ticket`: drop `unread comments: 0`, repeated `updated` equal to `created`, and `products` equal to
-  `categories` — ~15 tokens once;
-- sharing one fence per run of consecutive comments by the same role would halve fence lines (~3 tokens a
-  comment) but blurs comment boundaries; we keep one fence per body: it is the injection defence of issue 6 §3.
-Even all together this lands at ~0.48× on this thread, so the honest reading is that 0.40× is not a property a
-lossless, fenced rendering can have when bodies dominate; it is met by the catalog and list renderings
-(metadata-heavy), not by threads.
-
-**`structuredContent` ({p4["structured"]} tokens) is larger than the text** and duplicates it (the comments
-again, as JSON, bodies included). Hosts that forward both `content` and `structuredContent` to the model pay
-{p4["tool_text"] + p4["structured"]} tokens, {(p4["tool_text"] + p4["structured"]) / p4["raw"]:.2f}× the raw JSON.
-Recommended: `tools/tickets.py::get_ticket` (and `outputs.py::TicketDetail`) should return comment metadata only
-in `structuredContent` (id, role, time, length), not the bodies, or drop `structuredContent`/`outputSchema`
-for the thread view; that also shrinks the wire `tools/list` (P3 table below)."""
-        )
     p6 = details.get("P6")
     if p6 and p6["ratio"] < 0.65:
         out.append(
@@ -131,6 +95,30 @@ opens. Installing `uvicorn[standard]` (httptools + uvloop) is the other lever (n
 add dependencies)."""
         )
     return out
+
+
+STRUCTURED_BODIES = """## Thread bodies in `structuredContent`
+
+The MCP specification (2025-06-18 and later) says a tool with an `outputSchema` MUST return conforming
+`structuredContent` and SHOULD also return it serialized as text; it does not say which of the two a host
+shows the model. The major hosts split (their own issue trackers, 2026):
+
+- Claude Code, Codex, opencode and VS Code give the model **only `structuredContent`** (as JSON text) when it
+  is present; the text block is dropped (anthropics/claude-code #9962, #55677, #79944; opencode #32074).
+- Claude Desktop / claude.ai and ChatGPT give the model the **text** (MCP Apps likewise reserve
+  `structuredContent` for the UI).
+
+So the bodies must be in both: without them in `structuredContent`, an assistant in Claude Code would see a
+thread's metadata and never support's answer; without them in the text, claude.ai would. What this server
+does instead of a second copy of everything:
+
+- both carry the **same** view: the same comments, the same cut bodies (`chars`, `next_offset`), the same
+  left-out ids and cursor (`before`), all within the one token budget — never the whole of a body the text cut;
+- `structuredContent` is compact JSON (no nulls, no API framing, one time format) and the text compact
+  Markdown, each sized for the host that reads only it;
+- a host that forwards both pays the sum (P4 detail above); that is the hosts' choice to duplicate, and the
+  smaller of the two costs is what a single-channel host pays.
+"""
 
 
 def _wire_p3(details: dict[str, Any]) -> str:
@@ -186,6 +174,17 @@ def write_results(path: Path, started: dt.datetime, facts: str, table: str, deta
             + ", ".join(f"{x:.0f}" for x in p6["direct_rps"])
             + "."
         )
+    p4 = details.get("P4", {})
+    if p4:
+        extra.append(
+            f"P4 detail: header {p4['header']} tokens, bodies and summary {p4['bodies_only']}, "
+            f"{p4['per_comment']:.1f} tokens per comment for its label (role, the id of a support reply, the "
+            f"engineer's name when it changes, the time, the date when it changes) and fence lines. "
+            f"structuredContent {p4['structured']} tokens ({p4['structured_ratio']:.2f}× the raw JSON): a host "
+            f"that gives the model only `structuredContent` pays that; one that forwards both pays "
+            f'{p4["tool_text"] + p4["structured"]} ({p4["both_ratio"]:.2f}×) — see "Thread bodies in '
+            f'structuredContent" below.'
+        )
     p1 = details.get("P1", {})
     if p1:
         med, low = p1["median_ms"], p1["min_ms"]
@@ -195,7 +194,7 @@ def write_results(path: Path, started: dt.datetime, facts: str, table: str, deta
             + "."
         )
     body = [
-        "# Benchmarks (issue 6 §4)",
+        "# Benchmarks",
         "",
         f"Run: {started:%Y-%m-%d %H:%M} UTC, `make bench` (= `.venv/bin/python bench/run.py`).",
         "",
@@ -209,6 +208,8 @@ def write_results(path: Path, started: dt.datetime, facts: str, table: str, deta
         "## Why the missed targets are missed, and the fixes",
         "",
         "\n\n".join(_why(details)) or "All targets met.",
+        "",
+        STRUCTURED_BODIES,
         "",
         _wire_p3(details),
         "",
