@@ -3,8 +3,8 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-# Third-party MCP tools (Inspector CLI, conformance suite, mcpb, Node 22), pinned in tools/node.
-NODE_DIR   := tools/node
+# Third-party MCP tools (Inspector CLI, conformance suite, mcpb, Node 22), pinned in devtools/node.
+NODE_DIR   := devtools/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 NODE_BIN   := $(NODE_DIR)/node_modules/.bin
 BUNDLE_DIR := build/bundle
@@ -48,10 +48,10 @@ bundle: $(STAMP) $(NODE_STAMP)
 	cp manifest.json .mcpbignore README.md $(BUNDLE_DIR)/
 	cp -r prompts $(BUNDLE_DIR)/prompts
 	cp -r server/tickets_mcp $(BUNDLE_DIR)/server/tickets_mcp
-	cp tools/bundle/main.py $(BUNDLE_DIR)/server/main.py
+	cp devtools/bundle/main.py $(BUNDLE_DIR)/server/main.py
 	$(BIN)/python -m pip install -q --no-compile --target $(BUNDLE_DIR)/server/lib .
 	rm -rf $(BUNDLE_DIR)/server/lib/tickets_mcp $(BUNDLE_DIR)/server/lib/tickets_mcp-* $(BUNDLE_DIR)/server/lib/bin
-	$(BIN)/python tools/bundle/stage.py $(BUNDLE_DIR)
+	$(BIN)/python devtools/bundle/stage.py $(BUNDLE_DIR)
 	PATH="$(CURDIR)/$(NODE_BIN):$$PATH" mcpb pack $(BUNDLE_DIR) tickets-mcp.mcpb
 
 bench: $(STAMP)

@@ -19,7 +19,7 @@ async def _p5(sb: SandboxProcess, count: int, window: float) -> dict[str, Any]:
     from pydantic import SecretStr
 
     from tickets_mcp.settings import Settings
-    from tickets_mcp.tools.app import build_server
+    from tickets_mcp.tools.server import build_server
 
     errors: list[str] = []
     numbers: list[int] = []

@@ -53,7 +53,7 @@ async def _p4(token_count: Any) -> dict[str, Any]:
 
     from tickets_mcp.sandbox import run_sandbox
     from tickets_mcp.settings import Settings
-    from tickets_mcp.tools.app import build_server
+    from tickets_mcp.tools.server import build_server
 
     async with run_sandbox() as sb:
         async with httpx2.AsyncClient(headers={"X-Token": sb.token}, timeout=10) as http:

@@ -7,10 +7,7 @@ Exit codes: 0 success; 1 a check failed (doctor, demo); 2 bad configuration or u
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from tickets_mcp import __version__
@@ -102,41 +99,6 @@ def load_settings(args: argparse.Namespace) -> Any:
         raise SystemExit(2) from None
 
 
-def configure_logging(level: str, secrets: list[str]) -> None:
-    """stderr only, redacted, and quiet HTTP libraries (httpx logs every URL at INFO)."""
-    from tickets_mcp.tools.safety import RedactingFilter
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "uvicorn.access", "mcp.server.lowlevel.server"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
-@contextlib.contextmanager
-def resolved_settings(settings: Any) -> Iterator[Any]:
-    """Start the embedded sandbox when asked and point the settings at it."""
-    if not settings.sandbox:
-        yield settings
-        return
-    from pydantic import SecretStr
-
-    from tickets_mcp.sandbox import run_sandbox
-
-    with run_sandbox() as sb:
-        print(
-            f"tickets-mcp: sandbox mode: serving the embedded Tickets API sandbox at {sb.base_url} "
-            "with demo data; no real tickets are touched.",
-            file=sys.stderr,
-        )
-        yield settings.model_copy(
-            update={"token": SecretStr(sb.token), "base_url": sb.base_url, "identity_url": sb.identity_url}
-        )
-
-
 def serve(settings: Any) -> int:
     if settings.auth_mode == "none":
         print(
@@ -146,8 +108,10 @@ def serve(settings: Any) -> int:
             file=sys.stderr,
         )
         return 2
+    from tickets_mcp.runtime import resolved_settings
+
     with resolved_settings(settings) as ready:
-        from tickets_mcp.tools.app import build_server
+        from tickets_mcp.tools.server import build_server
 
         server = build_server(ready)
         if ready.transport == "http":
@@ -167,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_sandbox_cli(args)
     settings = load_settings(args)
+    from tickets_mcp.logs import configure_logging
+
     configure_logging(settings.log_level, settings.secrets())
     try:
         if args.command == "demo":

@@ -22,7 +22,7 @@ import anyio
 from tickets_mcp.settings import DEFAULT_BASE_URL, Settings
 
 OK, WARN, FAIL = "✓", "!", "✗"
-# The API's own limits (reference §3): pacing above them only produces 429s.
+# The API's own limits (the vendor's rate-limit page): pacing above them only produces 429s.
 API_CREATES_PER_MINUTE = 2
 API_COMMENTS_PER_MINUTE = 60
 # Skew that matters: IAM/Keystone tokens carry an absolute expires_at; beyond this a token can look
@@ -47,7 +47,7 @@ class Report:
     bad_config: bool = False
 
     def line(self, mark: str, text: str) -> None:
-        from tickets_mcp.tools.safety import redact
+        from tickets_mcp.logs import redact
 
         print(f"{mark} {redact(text, self.secrets)}", file=self.out, flush=True)
 
@@ -133,7 +133,7 @@ def _skew(date_header: str | None, sent: float, received: float) -> float | None
 
 async def check_api(settings: Settings, report: Report) -> None:
     from tickets_mcp.api import AuthError, TicketsApiError, TransportError
-    from tickets_mcp.tools.state import build_client
+    from tickets_mcp.runtime import build_client
 
     dates: list[tuple[str | None, float]] = []
 
@@ -189,7 +189,7 @@ def run_doctor(settings: Settings, out: IO[str] | None = None) -> int:
     print(f"tickets-mcp doctor — {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", file=report.out)
     if check_settings(settings, report):
         check_budget(settings, report)
-        from tickets_mcp.cli import resolved_settings
+        from tickets_mcp.runtime import resolved_settings
 
         try:
             with resolved_settings(settings) as ready:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from tickets_mcp.settings import Settings
-    from tickets_mcp.tools.app import TicketsServer
+    from tickets_mcp.tools.server import TicketsServer
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 PUBLIC_PATHS = ("/healthz",)

@@ -6,17 +6,25 @@ Every setting has one environment variable; the CLI maps its flags onto the same
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tickets_mcp.api.routes import DEFAULT_BASE_URL, DEFAULT_IDENTITY_URL
 
-TOOLSETS: tuple[str, ...] = ("tickets", "comments", "catalog", "legacy")
-DEFAULT_TOOLSETS: tuple[str, ...] = ("tickets", "comments", "catalog")
+Toolset = Literal["tickets", "comments", "catalog", "legacy"]
+TOOLSETS: tuple[Toolset, ...] = get_args(Toolset)
+DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("tickets", "comments", "catalog")
 
 AuthMode = Literal["static", "iam", "service_user", "sandbox", "none"]
+
+
+def _split(value: object) -> tuple[str, ...]:
+    """A comma list (or a sequence) of names."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
 
 def _env(*names: str) -> AliasChoices:
@@ -42,7 +50,7 @@ class Settings(BaseSettings):
     # Modes.
     sandbox: bool = Field(False, validation_alias=_env("sandbox", "TICKETS_MCP_SANDBOX"))
     read_only: bool = Field(False, validation_alias=_env("read_only", "TICKETS_MCP_READ_ONLY"))
-    toolsets: tuple[str, ...] = Field(
+    toolsets: tuple[Toolset, ...] = Field(
         DEFAULT_TOOLSETS, validation_alias=_env("toolsets", "TICKETS_MCP_TOOLSETS")
     )
     language: Literal["en", "ru"] = Field("en", validation_alias=_env("language", "TICKETS_MCP_LANGUAGE"))
@@ -93,24 +101,23 @@ class Settings(BaseSettings):
         "WARNING", validation_alias=_env("log_level", "TICKETS_MCP_LOG_LEVEL")
     )
 
-    @field_validator("toolsets", "allowed_origins", mode="before")
+    @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return _split(value) if isinstance(value, str) else value
 
-    @field_validator("toolsets")
+    @field_validator("toolsets", mode="before")
     @classmethod
-    def _known_toolsets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if "all" in value:
+    def _known_toolsets(cls, value: object) -> object:
+        names = _split(value)
+        if "all" in names:
             return TOOLSETS
-        unknown = [name for name in value if name not in TOOLSETS]
+        unknown = [name for name in names if name not in TOOLSETS]
         if unknown:
             raise ValueError(
                 f"unknown toolset(s) {', '.join(unknown)}; choose from {', '.join(TOOLSETS)} or all"
             )
-        return tuple(name for name in TOOLSETS if name in value)
+        return tuple(name for name in TOOLSETS if name in names)
 
     @field_validator("log_level", mode="before")
     @classmethod

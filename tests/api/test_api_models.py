@@ -1,15 +1,18 @@
-"""Models: strict requests with the documented bounds, tolerant responses, round-trips."""
+"""Operations and models: strict requests with the documented bounds, tolerant responses, round-trips."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
+from tickets_mcp.api import InvalidRequest, StaticToken, TicketsClient
 from tickets_mcp.api import models as m
+from tickets_mcp.api.operations import Operations
+from tickets_mcp.api.types import ACCESS_LEVELS, TICKET_STATUSES
 
 text = st.text(max_size=40)
 opt_text = st.none() | text
@@ -23,8 +26,8 @@ ticket_v2 = st.builds(
     m.TicketV2,
     number=st.integers(1, 10**9),
     summary=opt_text,
-    status=st.none() | st.sampled_from([*m.TICKET_STATUSES, "some_future_status"]),
-    access_level=st.none() | st.sampled_from([*m.ACCESS_LEVELS, "new_level"]),
+    status=st.none() | st.sampled_from([*TICKET_STATUSES, "some_future_status"]),
+    access_level=st.none() | st.sampled_from([*ACCESS_LEVELS, "new_level"]),
     categories=st.lists(text, max_size=3),
     created_at=stamps,
     updated_at=stamps,
@@ -83,18 +86,19 @@ def test_unknown_fields_are_kept(extra: dict[str, object]) -> None:
 @given(
     summary=st.text(min_size=1, max_size=300),
     categories=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=4),
-    level=st.sampled_from(m.ACCESS_LEVELS),
+    level=st.sampled_from(ACCESS_LEVELS),
     files=st.lists(st.uuids(), max_size=10),
 )
-def test_create_request_round_trip(
+def test_create_request_is_the_documented_body(
     summary: str, categories: list[str], level: str, files: list[object]
 ) -> None:
-    request = m.CreateTicketRequest(summary=summary, categories=categories, access_level=level, files=files)
-    wire = request.wire()
-    assert wire["files"] == [str(f) for f in files]
-    assert wire["products"] == wire["keystone_projects"] == wire["secrets"] == []
-    assert "comment_body" not in wire
-    assert m.CreateTicketRequest.model_validate(wire) == request
+    request = Operations._create_ticket.prepare(  # type: ignore[attr-defined]
+        (), {"summary": summary, "categories": categories, "access_level": level, "files": files}
+    )
+    assert request.query is None and request.path == {}
+    assert request.body["files"] == [str(f) for f in files]
+    assert request.body["summary"] == summary and request.body["categories"] == categories
+    assert "comment_body" not in request.body
 
 
 def test_timestamps_that_do_not_parse_stay_strings() -> None:
@@ -110,28 +114,49 @@ def test_topic_subtopics_object_or_list() -> None:
     assert isinstance(m.Topic.model_validate({"key": "a", "subtopics": [{"key": "b"}]}).subtopics, list)
 
 
+def _refusing_client() -> TicketsClient:
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise AssertionError(f"nothing may be sent, but {request.method} {request.url} was")
+
+    return TicketsClient(
+        "https://api.invalid/support", StaticToken("t"), transport=httpx2.MockTransport(refuse)
+    )
+
+
+BAD_CALLS = [
+    ("create_ticket", (), {"summary": "", "categories": ["a"]}),
+    ("create_ticket", (), {"summary": "s", "categories": []}),
+    ("create_ticket", (), {"summary": "s", "categories": ["a"], "access_level": "everyone"}),
+    ("create_ticket", (), {"summary": "s", "categories": ["a"], "files": ["not-a-uuid"]}),
+    ("create_ticket", (), {"summary": "s", "categories": ["a"], "comment_body": "x" * 50_001}),
+    ("search_tickets", (), {"items_per_page": 1001}),
+    ("search_tickets", (), {"page": 0}),
+    ("search_tickets", (), {"sort_by": "number"}),
+    ("search_tickets", (), {"no_such_filter": True}),
+    ("count_tickets", (), {"access_levels": ["everyone"]}),
+    ("close_ticket", (1,), {"score": 6}),
+    ("rate_ticket", (1,), {"score": 0}),
+    ("rate_comment", (1,), {"score": 2}),
+    ("reopen_ticket", (1,), {"body": ""}),
+    ("reopen_ticket", (1,), {"body": "b", "files": []}),
+    ("create_ticket_legacy", (), {"summary": "x" * 256, "comment_body": "b"}),
+    ("create_ticket_legacy", (), {"summary": "s", "comment_body": "b", "keystone_projects": ["a", "b"]}),
+    ("list_tickets_legacy", (), {"sort_by": "resolved_at"}),
+    ("add_comment", (1,), {"body": "b", "files": [str(i) for i in range(11)]}),
+    ("get_ticket", (0,), {}),
+    ("get_comment", (0,), {}),
+    ("get_category_fields", ("",), {}),
+]
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize(
-    ("model", "values"),
-    [
-        (m.CreateTicketRequest, {"summary": "", "categories": ["a"]}),
-        (m.CreateTicketRequest, {"summary": "s", "categories": ["a"], "access_level": "everyone"}),
-        (m.CreateTicketRequest, {"summary": "s", "categories": ["a"], "files": ["not-a-uuid"]}),
-        (m.CreateTicketRequest, {"summary": "s", "categories": ["a"], "comment_body": "x" * 50_001}),
-        (m.SearchTicketsParams, {"items_per_page": 1001}),
-        (m.SearchTicketsParams, {"page": 0}),
-        (m.SearchTicketsParams, {"sort_by": "number"}),
-        (m.CloseTicketRequest, {"score": 6}),
-        (m.RateTicketRequest, {"score": 0}),
-        (m.RateCommentRequest, {"score": 2}),
-        (m.ReopenTicketRequest, {"body": ""}),
-        (m.ReopenTicketRequest, {"body": "b", "files": []}),
-        (m.CreateTicketLegacyRequest, {"summary": "x" * 256, "comment_body": "b"}),
-        (m.CreateTicketLegacyRequest, {"summary": "s", "comment_body": "b", "keystone_projects": ["a", "b"]}),
-        (m.ListTicketsLegacyParams, {"sort_by": "resolved_at"}),
-        (m.AddCommentRequest, {"body": "b", "files": [str(i) for i in range(11)]}),
-        (m.TicketRef, {"number": 0}),
-    ],
+    ("method", "args", "kwargs"), BAD_CALLS, ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD_CALLS)]
 )
-def test_documented_bounds_are_enforced(model: type[m.BaseModel], values: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        model(**values)
+async def test_documented_bounds_are_enforced_before_sending(
+    method: str, args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    async with _refusing_client() as client:
+        with pytest.raises(InvalidRequest) as caught:
+            await getattr(client, method)(*args, **kwargs)
+    assert caught.value.sent is False and caught.value.status is None and caught.value.fields

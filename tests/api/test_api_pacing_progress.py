@@ -1,71 +1,21 @@
-"""Pacing windows (fake clock) and progress reporting."""
+"""Pacing through the client (shared state per credential) and progress reporting.
+
+The sliding-window semantics themselves are tests/api/test_api_windows.py."""
 
 from __future__ import annotations
 
 import httpx2
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from tickets_mcp.api import PacingPolicy, RateLimited, StaticToken, TicketsClient, reporting_progress
-from tickets_mcp.api.pacing import SAFETY, SlidingWindow, window_for
+from tickets_mcp.api import (
+    PacingPolicy,
+    RateLimited,
+    SharedState,
+    StaticToken,
+    TicketsClient,
+    reporting_progress,
+)
 from tickets_mcp.api.progress import report, sleep_reporting
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_sliding_window_allows_limit_then_waits_for_the_oldest() -> None:
-    clock = Clock()
-    window = SlidingWindow(2, 60.0, clock)
-    a, _ = window.try_acquire()
-    b, _ = window.try_acquire()
-    assert a and b
-    clock.now += 1
-    a.done()
-    clock.now += 5
-    b.done()
-    slot, wait = window.try_acquire()
-    assert slot is None and wait == pytest.approx(60 + SAFETY - 5)
-    clock.now += wait
-    assert window.try_acquire()[0] is not None
-
-
-def test_in_flight_sends_count_as_now() -> None:
-    window = SlidingWindow(1, 60.0, Clock())
-    assert window.try_acquire()[0] is not None
-    slot, wait = window.try_acquire()
-    assert slot is None and 0 < wait <= 0.05
-
-
-@given(st.lists(st.floats(0, 5), min_size=1, max_size=40), st.integers(1, 4))
-def test_never_more_than_limit_in_any_window(gaps: list[float], limit: int) -> None:
-    """Sends granted by the window, each finishing at once: no span of `window` holds more than limit."""
-    clock = Clock()
-    window = SlidingWindow(limit, 10.0, clock)
-    finished: list[float] = []
-    for gap in gaps:
-        clock.now += gap
-        slot, wait = window.try_acquire()
-        while slot is None:
-            clock.now += wait
-            slot, wait = window.try_acquire()
-        slot.done()
-        finished.append(clock.now)
-    for i, start in enumerate(finished):
-        assert sum(1 for t in finished[i:] if t < start + 10.0) <= limit
-
-
-def test_windows_are_shared_per_credential() -> None:
-    policy = PacingPolicy()
-    assert window_for("a", "create", policy) is window_for("a", "create", policy)
-    assert window_for("a", "create", policy) is not window_for("b", "create", policy)
-    assert window_for("a", "create", policy) is not window_for("a", "comment", policy)
 
 
 def test_policy_bounds() -> None:
@@ -92,6 +42,31 @@ async def test_pacing_over_max_wait_raises_without_sending() -> None:
             await c.add_comment(1, body="two")
     assert len(sent) == 1
     assert info.value.sent is False and info.value.status is None and info.value.retry_after >= 59
+
+
+@pytest.mark.anyio
+async def test_clients_share_pacing_only_through_the_state_they_are_given() -> None:
+    sent: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request)
+        return httpx2.Response(200, json={"id": len(sent)})
+
+    policy = PacingPolicy(comments_per_minute=1, window_seconds=60, max_wait=0.5)
+    shared = SharedState.in_memory()
+
+    def client(state: SharedState | None) -> TicketsClient:
+        transport = httpx2.MockTransport(handler)
+        return TicketsClient(
+            "https://x.invalid/support", StaticToken("t"), transport=transport, pacing=policy, shared=state
+        )
+
+    async with client(shared) as first, client(shared) as second, client(None) as alone:
+        await first.add_comment(1, body="one")
+        with pytest.raises(RateLimited):  # the same credential's window, shared through `shared`
+            await second.add_comment(1, body="two")
+        await alone.add_comment(1, body="three")  # its own in-process state: nothing to wait for
+    assert [r.content for r in sent] == [b'{"body":"one"}', b'{"body":"three"}']
 
 
 @pytest.mark.anyio

@@ -57,7 +57,7 @@ def test_deprecated_are_the_documented_five() -> None:
 
 def test_url_fills_and_escapes_placeholders() -> None:
     assert ROUTES["get_ticket"].url(number=42) == "/v2/tickets/42"
-    assert ROUTES["add_comment"].url(ticket_number=7) == "/tickets/7/comments"
+    assert ROUTES["add_comment"].url(number=7) == "/tickets/7/comments"
     assert ROUTES["get_category_fields"].url(category="../x y") == "/v2/categories/..%2Fx%20y/fields"
 
 

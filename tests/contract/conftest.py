@@ -19,7 +19,6 @@ except ModuleNotFoundError:  # the project is not installed into the venv: use t
 
 from api_contract_helpers import TIME_SCALE
 
-from tickets_mcp.api import dedup, pacing
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 
@@ -31,13 +30,9 @@ def sb() -> Iterator[SandboxHandle]:
 
 @pytest.fixture(autouse=True)
 def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    pacing.reset_all()
-    dedup.reset_all()
     if "sb" in request.fixturenames:
         handle: SandboxHandle = request.getfixturevalue("sb")
         handle.clear_faults()
         handle.reset_limits()
         handle.clear_journal()
     yield
-    pacing.reset_all()
-    dedup.reset_all()

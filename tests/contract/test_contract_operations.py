@@ -53,7 +53,7 @@ async def test_v2_tickets(sb: SandboxHandle) -> None:
         )
         ticket = await c.get_ticket(number)
         assert ticket.number == number and ticket.status in models.TICKET_STATUSES
-        updated = await c.update_ticket(number, access_level="all_users")
+        updated = await c.update_ticket(number, access_level="all_users", keystone_projects=[])
         assert updated.access_level == "all_users"
         found = await c.search_tickets(q="contract: V2 TICKET")
         assert number in {t.number for t in found.items}

@@ -13,6 +13,7 @@ from tickets_mcp.api import (
     RateLimited,
     RetryPolicy,
     ServerError,
+    SharedState,
     TransportError,
     reporting_progress,
 )
@@ -142,12 +143,16 @@ async def test_comment_5xx_is_never_resent(sb: SandboxHandle) -> None:
 
 
 async def test_identical_create_is_reused(sb: SandboxHandle) -> None:
-    first = await create(sb, "Contract: twice")
-    second = await create(sb, "Contract: twice")
+    shared = SharedState.in_memory()  # what two clients of one server (or replicas) share
+    first = await create(sb, "Contract: twice", shared=shared)
+    second = await create(sb, "Contract: twice", shared=shared)
     assert second.reused and second.ticket.number == first.ticket.number
     assert len(calls(sb, "POST")) == 1
-    third = await create(sb, "Contract: twice", dedup_window=0)
+    third = await create(sb, "Contract: twice", dedup_window=0, shared=shared)
     assert not third.reused and third.ticket.number != first.ticket.number
+    fourth = await create(sb, "Contract: twice")  # a client with its own state knows nothing of them
+    assert not fourth.reused
+    assert len([c for c in calls(sb, "POST") if c["status"] == 200]) == 3
 
 
 async def test_invalid_arguments_send_nothing(sb: SandboxHandle) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -13,9 +13,10 @@ from mcp.types import Implementation
 from pydantic import SecretStr
 
 from mcp_support import make_settings, text_of
+from tickets_mcp.api.windows import MemoryWindows
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.app import build_server
-from tickets_mcp.tools.state import SessionLimiter
+from tickets_mcp.tools.lifespan import SessionLimit
+from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -154,13 +155,14 @@ async def test_per_session_call_limit_counts_each_session_apart(sandbox: Sandbox
         assert not (await second.call_tool("count_tickets", {})).is_error
 
 
-def test_session_limiter_forgets_idle_callers() -> None:
-    limiter = SessionLimiter(calls_per_minute=5, window=0.05)
+async def test_session_limit_forgets_idle_callers() -> None:
+    windows = MemoryWindows()
+    limit = SessionLimit(windows, 5, window=0.05)
     for key in range(1100):
-        assert limiter.check(key) is None
-    time.sleep(0.06)
-    assert limiter.check("new") is None
-    assert len(limiter._calls) == 1  # idle sessions were dropped, the live one kept
+        assert await limit.check(key) is None
+    await anyio.sleep(0.1)  # the window and its safety margin
+    assert await limit.check("new") is None
+    assert len(windows) == 1  # idle sessions were dropped, the live one kept
 
 
 async def test_a_create_past_the_local_pacing_budget_says_when_to_come_back() -> None:

@@ -10,7 +10,7 @@ from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdate
 
 from mcp_support import make_settings
 from tickets_mcp.sandbox import SandboxHandle
-from tickets_mcp.tools.app import build_server
+from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 INJECTED = 2401007

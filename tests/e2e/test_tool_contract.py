@@ -12,8 +12,8 @@ from mcp import Client
 
 from mcp_support import make_settings, text_of
 from tickets_mcp.sandbox import SandboxHandle
-from tickets_mcp.tools.app import build_server
 from tickets_mcp.tools.registry import all_tools
+from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -69,7 +69,7 @@ async def test_registry_declares_consent_for_exactly_the_opinion_and_exposure_to
     assert {s.name for s in all_tools() if s.consent} == CONSENT_TOOLS
     for spec in all_tools():
         if spec.read_only:
-            assert not spec.destructive and spec.idempotent, spec.name
+            assert not spec.kind.destructive and spec.kind.idempotent, spec.name
 
 
 async def test_argument_names_follow_the_contract(client: Client) -> None:

@@ -15,9 +15,9 @@ from mcp import Client
 from tickets_mcp import __version__
 from tickets_mcp.sandbox import run_sandbox
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.app import build_server
-from tickets_mcp.tools.prompts import load_prompts
+from tickets_mcp.tools.prompt_files import load_prompts
 from tickets_mcp.tools.registry import all_tools
+from tickets_mcp.tools.server import build_server
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
@@ -35,7 +35,7 @@ def test_basics() -> None:
     server = MANIFEST["server"]
     assert server["type"] == "python" and server["entry_point"] == "server/main.py"
     assert server["mcp_config"]["args"] == ["${__dirname}/server/main.py"]
-    assert (ROOT / "tools" / "bundle" / "main.py").is_file(), "make bundle copies it to server/main.py"
+    assert (ROOT / "devtools" / "bundle" / "main.py").is_file(), "make bundle copies it to server/main.py"
 
 
 def test_tools_equal_the_registry() -> None:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -42,11 +44,14 @@ def test_wheel_ships_prompts_and_an_install_finds_them(tmp_path: Path) -> None:
     )
     assert install.returncode == 0, install.stderr[-3000:]
     probe = (
-        "from tickets_mcp.tools.prompts import default_prompts_dir, load_prompts;"
+        "from tickets_mcp.tools.prompt_files import default_prompts_dir, load_prompts;"
         "print(default_prompts_dir()); print(len(load_prompts()))"
     )
+    # The wheel's own code; its dependencies from this venv (PYTHONPATH entries run no .pth files, so the
+    # editable install of the checkout stays out of it).
+    deps = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"]}
     found = subprocess.run(
-        [str(python), "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        [str(python), "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=deps
     )
     assert found.returncode == 0, found.stderr
     folder, count = found.stdout.split()

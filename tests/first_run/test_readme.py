@@ -9,7 +9,7 @@ from typing import Any
 
 from tickets_mcp.cli import _FLAGS
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.prompts import load_prompts
+from tickets_mcp.tools.prompt_files import load_prompts
 from tickets_mcp.tools.registry import all_tools
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -40,8 +40,8 @@ def test_tools_table_equals_the_registry() -> None:
             f"`{t.name}`",
             t.toolset,
             _yn(t.read_only),
-            _yn(t.destructive),
-            _yn(t.idempotent),
+            _yn(t.kind.destructive),
+            _yn(t.kind.idempotent),
             _yn(t.consent),
             t.description,
         ]

@@ -40,6 +40,7 @@ HANDLED = {
     "minItems",
     "maxItems",
     "pattern",
+    "format",
     "additionalProperties",
     "default",
     "description",
@@ -114,9 +115,9 @@ def valid(schema: Schema, root: Schema) -> st.SearchStrategy[Any]:
         return st.one_of(wide, st.sampled_from(edges)) if edges else wide
     if kind == "string":
         low, high = s.get("minLength", 0), s.get("maxLength")
+        if s.get("format") == "uuid":
+            return st.uuids().map(str)
         if "pattern" in s:
-            if s["pattern"] == "^[0-9a-fA-F-]{36}$":
-                return st.uuids().map(str)
             return st.from_regex(s["pattern"], fullmatch=True)
         pool = [t for t in EDGE_STRINGS + HUGE_STRINGS if len(t) >= low and (high is None or len(t) <= high)]
         if high is not None:
@@ -177,12 +178,13 @@ def out_of_range(schema: Schema, root: Schema) -> list[Any]:
         out.append("")
     if "maxLength" in s:
         out.append("z" * (s["maxLength"] + 1))
-    if "pattern" in s:
+    if "pattern" in s or s.get("format") == "uuid":
         out.append("not-a-uuid-" + uuid.uuid4().hex[:6])
     if s.get("minItems", 0) > 0:
         out.append([])
     if "maxItems" in s:
-        item = str(uuid.uuid4()) if "pattern" in _resolve(s.get("items", {}), root) else "item"
+        is_uuid = _resolve(s.get("items", {}), root).get("format") == "uuid"
+        item = str(uuid.uuid4()) if is_uuid else "item"
         out.append([item] * (s["maxItems"] + 1))
     items = s.get("items")
     if s.get("type") == "array" and items:

@@ -1,6 +1,6 @@
 """Third-party MCP tools (Inspector CLI, conformance suite, mcpb) run as subprocesses against our server.
 
-They live in tools/node (pinned versions, installed by `make test` through `make node-tools`). Without
+They live in devtools/node (pinned versions, installed by `make test` through `make node-tools`). Without
 them the tests skip locally, but under CI (the `CI` environment variable) a missing tool is a failure:
 these checks must never go quietly green.
 """
@@ -19,7 +19,7 @@ import httpx2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NODE_BIN = ROOT / "tools" / "node" / "node_modules" / ".bin"
+NODE_BIN = ROOT / "devtools" / "node" / "node_modules" / ".bin"
 TICKETS_MCP = Path(sys.executable).parent / "tickets-mcp"
 TIMEOUT = 120
 
@@ -35,7 +35,7 @@ def node_env() -> dict[str, str]:
 def require_tool(name: str) -> Path:
     path = NODE_BIN / name
     if not path.exists():
-        message = f"{path} is missing: run `make node-tools` (npm ci in tools/node)"
+        message = f"{path} is missing: run `make node-tools` (npm ci in devtools/node)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -41,7 +41,7 @@ def test_tools_list_matches_the_registry(tools_list: dict[str, Any]) -> None:
         assert tool["description"] == spec.description
         assert tool["inputSchema"]["type"] == "object" and tool.get("outputSchema")
         hints = tool["annotations"]
-        assert hints["readOnlyHint"] is spec.read_only and hints["destructiveHint"] is spec.destructive
+        assert hints["readOnlyHint"] is spec.read_only and hints["destructiveHint"] is spec.kind.destructive
 
 
 def test_tools_call_search_tickets() -> None:

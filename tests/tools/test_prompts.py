@@ -12,14 +12,16 @@ from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 
 from tickets_mcp.api.models import Comment, TicketV2
-from tickets_mcp.tools.prompts import (
+from tickets_mcp.tools.prompt_files import (
+    PromptArgument,
+    PromptFile,
     PromptFileError,
     default_prompts_dir,
     load_prompt,
     load_prompts,
-    register_prompts,
     render_template,
 )
+from tickets_mcp.tools.prompts import register_prompts
 from tickets_mcp.tools.safety import fence
 from tickets_mcp.tools.threads import Selection, view
 from tickets_mcp.tools.views import ticket_view
@@ -56,11 +58,11 @@ def data() -> FakeData:
 async def client(request: pytest.FixtureRequest, data: FakeData) -> AsyncIterator[Client]:
     server = MCPServer("prompts-test", log_level="WARNING")
 
-    async def provider(ctx: Any) -> FakeData:  # the app passes a ctx -> PromptData callable
+    def provider(ctx: Any) -> FakeData:  # the app passes PromptData.from_context
         assert ctx is not None
         return data
 
-    register_prompts(server, load_prompts(), provider, default_language="ru")
+    register_prompts(server, load_prompts(), language="ru", provider=provider)
     async with Client(server, raise_exceptions=True, mode=request.param) as c:
         yield c
 
@@ -139,18 +141,20 @@ async def test_bad_arguments_are_clear_errors(client: Client) -> None:
 
 # --- the file format ---------------------------------------------------------------------------------------
 
-GOOD = """---
-name: demo
-title: Demo
-description: "A demo: with a colon"
+GOOD = """+++
+name = "demo"
+title = "Demo"
+description = "A demo: with a colon"
 # a comment
-arguments:
-  - name: number
-    description: Ticket number.
-    required: true
----
+
+[[arguments]]
+name = "number"
+description = "Ticket number."
+required = true
++++
 Read {{ number }} at {{thread_uri}}.
 """
+ARGUMENT = '[[arguments]]\nname = "number"\ndescription = "Ticket number."\nrequired = true\n'
 
 
 def _write(tmp_path: Path, text: str, name: str = "p.md") -> Path:
@@ -169,6 +173,63 @@ def test_every_shipped_prompt_renders_with_all_values() -> None:
         assert "labelled client or support" in spec.template or spec.name == "draft_ticket"
 
 
+SHIPPED = {
+    "draft_ticket": (
+        "Draft a support ticket",
+        "Turn a problem into a correct ticket: category, required fields, dry run, then create.",
+        [
+            ("problem", "The problem in the user's own words.", True, None),
+            (
+                "language",
+                "en or ru, for names and the ticket text; defaults to the server's language.",
+                False,
+                None,
+            ),
+        ],
+    ),
+    "reply_to_support": (
+        "Reply to support",
+        "Draft a concise reply in a ticket thread; it is sent only after the user approves.",
+        [
+            ("number", "Ticket number.", True, None),
+            (
+                "intent",
+                'What the reply should achieve, e.g. "confirm the fix" or "send the logs they asked for".',
+                False,
+                "not stated; infer it from the thread and ask the user if unsure",
+            ),
+        ],
+    ),
+    "summarize_thread": (
+        "Summarize a ticket thread",
+        "Summarize one ticket's conversation with support; the thread is attached as a resource.",
+        [("number", "Ticket number.", True, None)],
+    ),
+    "triage_open_tickets": (
+        "Triage tickets awaiting you",
+        "Go through the tickets where support waits for the client and suggest a next step for each.",
+        [],
+    ),
+}
+
+
+def test_shipped_prompts_keep_their_names_titles_and_arguments() -> None:
+    specs = load_prompts()
+    got = {
+        s.name: (
+            s.title,
+            s.description,
+            [(a.name, a.description, a.required, a.default) for a in s.arguments],
+        )
+        for s in specs
+    }
+    assert got == SHIPPED
+    for spec in specs:
+        text = spec.path.read_text(encoding="utf-8")
+        assert isinstance(spec.meta, PromptFile) and text.startswith("+++\n")
+        assert spec.template == text.split("\n+++\n", 1)[1]  # the body after the front matter, as is
+
+
 def test_load_good_file_and_render(tmp_path: Path) -> None:
     spec = load_prompt(_write(tmp_path, GOOD))
     assert (spec.name, spec.description, spec.placeholders) == (
@@ -176,37 +237,84 @@ def test_load_good_file_and_render(tmp_path: Path) -> None:
         "A demo: with a colon",
         {"number", "thread_uri"},
     )
+    assert spec.meta == PromptFile(
+        name="demo",
+        title="Demo",
+        description="A demo: with a colon",
+        arguments=[PromptArgument(name="number", description="Ticket number.", required=True)],
+    )
     assert render_template(spec, {"number": "5", "thread_uri": "tickets://5"}) == "Read 5 at tickets://5.\n"
     with pytest.raises(KeyError, match="thread_uri"):
         render_template(spec, {"number": "5"})
 
 
+def test_optional_default_literal_strings_crlf_and_no_arguments(tmp_path: Path) -> None:
+    text = GOOD.replace("required = true", "required = false\ndefault = 'say \"hi\"'").replace("\n", "\r\n")
+    spec = load_prompt(_write(tmp_path, text))
+    assert spec.arguments[0].default == 'say "hi"' and not spec.arguments[0].required
+    assert spec.template == "Read {{ number }} at {{thread_uri}}.\n"
+    bare = GOOD.replace(ARGUMENT, "").replace("Read {{ number }} at {{thread_uri}}", "Hello")
+    assert load_prompt(_write(tmp_path, bare, "bare.md")).arguments == []
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("name: x\n", "starts with a '---' line"),
-        ("---\nname: x\n", "not closed"),
-        (GOOD.replace("title: Demo\n", ""), "missing front matter key"),
-        (GOOD.replace("title: Demo", "titel: Demo"), "unknown key 'titel'"),
-        (GOOD.replace("required: true", "required: yes"), "required must be true or false"),
+        ('name = "x"\n', r":1: a prompt file starts with a '\+\+\+' line"),
+        ("---\nname: x\n---\nHello\n", "YAML front matter is no longer read"),
+        ('+++\nname = "x"\n', r"not closed by a '\+\+\+' line"),
+        # TOML syntax errors carry the file's line and column
+        (GOOD.replace('title = "Demo"', "title = Demo"), r":3:9: TOML syntax error in the front matter"),
+        (GOOD.replace('"A demo: with a colon"', '"unclosed'), ":4:.*TOML syntax error"),
+        (GOOD.replace('name = "demo"', 'name = "x"\nname = "y"'), ":3:.*TOML syntax error"),
+        # pydantic: missing, unknown, wrong type, bad name, duplicates
+        (GOOD.replace('title = "Demo"\n', ""), "front matter: missing key 'title'"),
+        (
+            GOOD.replace('title = "Demo"', 'titel = "Demo"'),
+            r"unknown key 'titel' \(allowed: name, title, description, arguments\)",
+        ),
+        (
+            GOOD.replace("required = true", "requird = true"),
+            r"arguments\[0\] \(number\): missing key 'required'; arguments\[0\] \(number\): unknown key 'requird'",
+        ),
+        (
+            GOOD.replace('title = "Demo"\n', "").replace(
+                "required = true", 'required = true\ntitle = "Demo"'
+            ),
+            r"unknown key 'title' .*top-level keys go before the first \[\[arguments\]\]",
+        ),
+        (
+            GOOD.replace("required = true", 'required = "yes"'),
+            r"arguments\[0\] \(number\)\.required: Input should be a valid boolean, got str 'yes'",
+        ),
+        (GOOD.replace("required = true", "required = 1"), r"\.required: Input should be a valid boolean"),
+        (GOOD.replace('name = "demo"', "name = 5"), "name: Input should be a valid string, got int 5"),
+        (GOOD.replace('title = "Demo"', 'title = ""'), "title: String should have at least 1 character"),
+        (GOOD.replace("required = true", "required = true\ndefault = 3"), r"\.default: Input should be"),
+        (GOOD.replace(ARGUMENT, 'arguments = ["number"]\n'), r"arguments\[0\]: Input should be a valid dict"),
+        (GOOD.replace('name = "demo"', 'name = "Demo-Prompt"'), "'Demo-Prompt' must be snake_case"),
+        (GOOD.replace('name = "number"', 'name = "ticket no"'), r"\.name: 'ticket no' must be snake_case"),
+        (GOOD.replace('name = "number"', 'name = "thread"'), "'thread' is a data key"),
+        (GOOD.replace(ARGUMENT, ARGUMENT + "\n" + ARGUMENT), r"duplicate argument names \['number'\]"),
+        (
+            GOOD.replace('description = "Ticket number."\n', ""),
+            r"arguments\[0\] \(number\): missing key 'description'",
+        ),
+        # the template
         (GOOD.replace("{{ number }}", "{{ numbr }}"), r"unknown placeholder\(s\) \['numbr'\]"),
-        (GOOD.replace("name: demo", "name: Demo-Prompt"), "snake_case"),
-        (GOOD.replace("    description: Ticket number.\n", ""), "needs name, description and required"),
-        (GOOD.replace("  - name: number", "- name: number"), ":7: expected 'key: value'"),
         (GOOD.replace("Read {{ number }}", "Read {{thread}} of {{ number }}"), "alone on a line"),
         (
-            GOOD.replace("name: number", "name: ticket").replace("{{ number }}", "{{ ticket }}"),
+            GOOD.replace('name = "number"', 'name = "ticket"').replace("{{ number }}", "{{ ticket }}"),
             "need a 'number' argument",
         ),
-        (GOOD.replace('"A demo: with a colon"', '"unclosed'), "bad quoted string"),
-        (GOOD.split("---\nRead")[0] + "---\n\n", "template body is empty"),
+        (GOOD.split("+++\nRead")[0] + "+++\n\n", "template body is empty"),
     ],
 )
 def test_malformed_files_raise_clear_errors(tmp_path: Path, text: str, message: str) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(PromptFileError, match=message) as err:
         load_prompt(path)
-    assert str(path) in str(err.value)
+    assert str(err.value).startswith(str(path))
 
 
 def test_duplicate_names_across_files(tmp_path: Path) -> None:

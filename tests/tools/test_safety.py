@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickets_mcp.tools.safety import RedactingFilter, fence, find_secrets, redact, sanitize
+from tickets_mcp.logs import RedactingFilter, redact
+from tickets_mcp.tools.safety import fence, find_secrets, sanitize
 
 ZW = "\u200b\u200c\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"

@@ -24,24 +24,30 @@ from tickets_mcp.api.errors import (
 from tickets_mcp.api.pacing import PacingPolicy
 from tickets_mcp.api.progress import reporting_progress
 from tickets_mcp.api.retry import RetryPolicy, parse_retry_after
-from tickets_mcp.api.routes import DEFAULT_BASE_URL, DEFAULT_IDENTITY_URL, ROUTES, Route, base_url_from_env
+from tickets_mcp.api.routes import DEFAULT_BASE_URL, DEFAULT_IDENTITY_URL, Route, base_url_from_env
 
 if TYPE_CHECKING:
     from tickets_mcp.api import models
     from tickets_mcp.api.client import TicketsClient
+    from tickets_mcp.api.operations import ROUTES
+    from tickets_mcp.api.shared import SharedState
+
+_LAZY = {
+    "TicketsClient": "tickets_mcp.api.client",
+    "ROUTES": "tickets_mcp.api.operations",
+    "SharedState": "tickets_mcp.api.shared",
+}
 
 
 def __getattr__(name: str) -> Any:
-    """`TicketsClient` and `models` load on first use: compiling the pydantic models costs ~20 ms,
-    which a server would otherwise pay before it can answer `initialize`."""
-    if name == "TicketsClient":
-        from tickets_mcp.api.client import TicketsClient
+    """The client, its operations and models load on first use: compiling the pydantic models costs
+    ~20 ms, which a server would otherwise pay before it can answer `initialize`."""
+    import importlib
 
-        return TicketsClient
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     if name == "models":
-        import tickets_mcp.api.models as models
-
-        return models
+        return importlib.import_module("tickets_mcp.api.models")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -60,6 +66,7 @@ __all__ = [
     "Route",
     "ServerError",
     "ServiceUser",
+    "SharedState",
     "StaticToken",
     "TicketsApiError",
     "TicketsClient",

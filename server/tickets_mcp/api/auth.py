@@ -1,4 +1,4 @@
-"""The three ways to authenticate (reference §2).
+"""The three ways to authenticate (the vendor's authentication page).
 
 - `StaticToken` → ``X-Token`` (``SELECTEL_TOKEN``).
 - `IamToken` → ``X-Auth-Token`` (``SELECTEL_IAM_TOKEN``), a ready account-scoped IAM token.
@@ -28,7 +28,7 @@ from tickets_mcp.api.routes import DEFAULT_IDENTITY_URL, LOGIN_ROUTE
 logger = logging.getLogger("tickets_mcp.api")
 
 AuthMode = Literal["static", "iam", "service_user"]
-# Keystone tokens live 24 h (reference §2); used when the login answer has no expires_at.
+# Keystone tokens live 24 h (the vendor's authentication page); used when the login answer has no expires_at.
 DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
 
 

@@ -1,31 +1,49 @@
-"""Process-wide memory of ticket creations: identical payloads and tickets this process created.
+"""Memory of ticket creations: identical payloads and the tickets a credential's clients created.
 
-- `run_once(key, window, create)`: the first call with a key runs ``create``; a call with the
-  same key while it runs waits for it; a call within ``window`` seconds after it succeeded gets
-  its result back. Failures are not remembered.
-- `remember_number` / `known_numbers`: tickets this process created per credential, so the
+- `Dedup.run_once(key, window, create)`: the first call with a key runs ``create``; a call with the
+  same key while it runs waits for it and gets its result (``reused=True``); a call within
+  ``window`` seconds after it succeeded gets its result back. Failures are not remembered: when
+  the first call fails, exactly one of the waiting calls runs ``create`` itself. ``window <= 0``
+  disables all of this.
+- `Dedup.remember_number` / `known_numbers`: tickets created per credential, so the
   ambiguous-create lookup never mistakes one of them for the ticket it is looking for.
+
+The interface is async and deals in strings and JSON-able dicts only (the client passes
+``result.model_dump(mode="json")`` and rebuilds the model), so a Redis-backed implementation can
+serve several server replicas. `MemoryDedup` is the in-process one; an object owns all its state.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import heapq
 import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 
-T = TypeVar("T")
+Result = dict[str, Any]
 
-POLL_SECONDS = 0.05
 
-_lock = threading.Lock()
-_done: dict[str, tuple[float, Any]] = {}
-_running: set[str] = set()
-_numbers: dict[str, set[int]] = {}
+@runtime_checkable
+class Dedup(Protocol):
+    async def run_once(
+        self, key: str, window: float, create: Callable[[], Awaitable[Result]]
+    ) -> tuple[Result, bool]:
+        """(result, reused): ``reused`` is True when the result is an earlier (or concurrent) call's."""
+        ...
+
+    async def remember_number(self, credential: str, number: int) -> None:
+        """Ticket ``number`` was created with ``credential``."""
+        ...
+
+    async def known_numbers(self, credential: str) -> frozenset[int]:
+        """The tickets remembered for ``credential``."""
+        ...
 
 
 def payload_key(credential: str, operation: str, payload: Any) -> str:
@@ -33,47 +51,68 @@ def payload_key(credential: str, operation: str, payload: Any) -> str:
     return hashlib.sha256(f"{credential}\x00{operation}\x00{canonical}".encode()).hexdigest()
 
 
-def _purge(now: float) -> None:
-    for key in [k for k, (expires, _) in _done.items() if expires <= now]:
-        del _done[key]
+class MemoryDedup:
+    """`Dedup` in this process. A call waiting for an identical one in flight awaits an
+    `anyio.Event` set when that one ends (so waiters share the first call's event loop); no polling.
 
+    Results are stored and handed back as deep copies: no caller can change what another gets.
+    """
 
-async def run_once(key: str, window: float, create: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
-    """(result, reused): ``reused`` is True when the result is an earlier call's."""
-    if window <= 0:
-        return await create(), False
-    while True:
-        with _lock:
-            _purge(time.monotonic())
-            if key in _done:
-                return _done[key][1], True
-            if key not in _running:
-                _running.add(key)
-                break
-        await anyio.sleep(POLL_SECONDS)
-    try:
-        result = await create()
-        with _lock:
-            _done[key] = (time.monotonic() + window, result)
-        return result, False
-    finally:
-        with _lock:
-            _running.discard(key)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._done: dict[str, tuple[float, Result]] = {}  # key -> (expires at, result)
+        self._expiry: list[tuple[float, str]] = []  # (expires at, key); stale entries allowed
+        self._running: dict[str, anyio.Event] = {}  # key -> set when its create ends
+        self._numbers: dict[str, set[int]] = {}
 
+    def __len__(self) -> int:
+        """Results currently remembered (expired ones are purged)."""
+        with self._lock:
+            self._purge(self._clock())
+            return len(self._done)
 
-def remember_number(credential: str, number: int) -> None:
-    with _lock:
-        _numbers.setdefault(credential, set()).add(number)
+    async def run_once(
+        self, key: str, window: float, create: Callable[[], Awaitable[Result]]
+    ) -> tuple[Result, bool]:
+        if window <= 0:
+            return await create(), False
+        while True:
+            with self._lock:
+                self._purge(self._clock())
+                hit = self._done.get(key)
+                if hit is not None:
+                    return copy.deepcopy(hit[1]), True
+                running = self._running.get(key)
+                if running is None:
+                    ours = self._running[key] = anyio.Event()
+                    break
+            await running.wait()  # it ended: take its result, or (it failed) run or wait again
+        try:
+            result = await create()
+            with self._lock:
+                expires = self._clock() + window
+                self._done[key] = (expires, copy.deepcopy(result))
+                heapq.heappush(self._expiry, (expires, key))
+            return result, False
+        finally:
+            with self._lock:
+                if self._running.get(key) is ours:
+                    del self._running[key]
+            ours.set()
 
+    async def remember_number(self, credential: str, number: int) -> None:
+        with self._lock:
+            self._numbers.setdefault(credential, set()).add(number)
 
-def known_numbers(credential: str) -> frozenset[int]:
-    with _lock:
-        return frozenset(_numbers.get(credential, ()))
+    async def known_numbers(self, credential: str) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._numbers.get(credential, ()))
 
-
-def reset_all() -> None:
-    """Forget everything (tests)."""
-    with _lock:
-        _done.clear()
-        _running.clear()
-        _numbers.clear()
+    def _purge(self, now: float) -> None:
+        """Forget expired results (caller holds the lock)."""
+        while self._expiry and self._expiry[0][0] <= now:
+            _, key = heapq.heappop(self._expiry)
+            hit = self._done.get(key)
+            if hit is not None and hit[0] <= now:
+                del self._done[key]

@@ -1,195 +1,27 @@
-"""Pydantic models of the Tickets API v1.2.0 (reference §5 and §6).
+"""Pydantic models of the Tickets API v1.2.0 answers (the vendor reference).
 
-Requests are strict: the bounds written here are the documented ones, checked before anything is
-sent (the v2 create body shows none; see `CreateTicketRequest` for the few applied to it).
-
-Responses are tolerant: every response model keeps unknown fields (``extra="allow"``), every
-field but the identifier is optional, enum-like values are plain ``str`` (the real ``status`` has
-undocumented values; the known ones are listed in ``TICKET_STATUSES``), and timestamps that do not
-parse stay strings instead of failing the whole response.
+Responses are tolerant: every model keeps unknown fields (``extra="allow"``), every field but the
+identifier is optional, enum-like values are plain ``str`` (the real ``status`` has undocumented
+values; the known ones are `types.TICKET_STATUSES`), and timestamps that do not parse stay strings
+instead of failing the whole response. Requests are typed in `operations.py` with `types.py`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
-from uuid import UUID
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# -- enums (closed sets for requests; responses accept any string) -------------------------------
-
-AccessLevel = Literal["all_users", "account_users", "project_users"]
-SortBy = Literal["created_at", "updated_at", "resolved_at", "closed_at"]
-LegacySortBy = Literal["created_at", "updated_at", "number", "summary", "status"]
-SortOrder = Literal["asc", "desc"]
-CommentScore = Literal[1, -1]
-
-ACCESS_LEVELS: tuple[str, ...] = get_args(AccessLevel)
-SORT_BY: tuple[str, ...] = get_args(SortBy)
-LEGACY_SORT_BY: tuple[str, ...] = get_args(LegacySortBy)
-SORT_ORDERS: tuple[str, ...] = get_args(SortOrder)
-# Known ticket status values (W8); the real API has more, so responses keep any string.
-TICKET_STATUSES: tuple[str, ...] = ("in_progress", "awaiting_client", "closed")
-
-Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
-Number = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Body = Annotated[str, Field(min_length=1, max_length=50_000)]
-Summary = Annotated[str, Field(min_length=1, max_length=255)]
-NonEmpty = Annotated[str, Field(min_length=1)]
-Files = Annotated[list[UUID], Field(min_length=1, max_length=10)]
-# v1 KeystoneProjects: exactly one item.
-OneProject = Annotated[list[NonEmpty], Field(min_length=1, max_length=1)]
+from tickets_mcp.api.types import TICKET_STATUSES
 
 # A timestamp that parses as datetime when it can and stays a string when it cannot.
 Timestamp = Annotated[datetime | str | None, Field(union_mode="left_to_right")]
 Localized = dict[str, str]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def wire(self) -> dict[str, Any]:
-        """The JSON body or query: unset optional fields are left out."""
-        return self.model_dump(mode="json", exclude_none=True)
-
-
 class _Response(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-# -- requests -----------------------------------------------------------------------------------
-
-
-class CategoryFieldItem(_Request):
-    """`CategoryFieldItemRequestData`: a category field and its chosen value keys."""
-
-    key: NonEmpty
-    values: list[str] = Field(default_factory=list)
-
-
-class CreateTicketRequest(_Request):
-    """Body of ``POST /v2/tickets``. The API requires the arrays; the client sends [] for them.
-
-    No bounds are documented for the v2 body: a summary must not be empty, a comment is bounded
-    like every other comment (1..50000), at most 10 files go on one comment (reference §3), and at
-    least one category is needed to route a ticket.
-    """
-
-    summary: NonEmpty
-    categories: list[NonEmpty] = Field(min_length=1)
-    access_level: AccessLevel = "account_users"
-    comment_body: Body | None = None
-    category_fields: list[CategoryFieldItem] | None = None
-    products: list[NonEmpty] = Field(default_factory=list)
-    keystone_projects: list[NonEmpty] = Field(default_factory=list)
-    files: list[UUID] = Field(default_factory=list, max_length=10)
-    secrets: list[int] = Field(default_factory=list)
-    body_values: dict[str, Any] | None = None
-
-
-class _TicketFilters(_Request):
-    q: str | None = None
-    is_only_opened: bool | None = None
-    is_only_closed: bool | None = None
-    is_only_abuse: bool | None = None
-    access_levels: list[AccessLevel] | None = None
-    keystone_projects: list[NonEmpty] | None = None
-
-
-class CountTicketsParams(_TicketFilters):
-    """Query of ``GET /v2/tickets/count``."""
-
-
-class SearchTicketsParams(_TicketFilters):
-    """Query of ``GET /v2/tickets``."""
-
-    sort_by: SortBy = "created_at"
-    sort_by_order: SortOrder = "desc"
-    page: int = Field(1, ge=1)
-    items_per_page: int = Field(10, ge=1, le=1000)
-
-
-class UpdateTicketRequest(_Request):
-    access_level: AccessLevel
-    keystone_projects: list[NonEmpty] = Field(default_factory=list)
-
-
-class CloseTicketRequest(_Request):
-    score: int | None = Field(None, ge=1, le=5)
-    comment: NonEmpty | None = None
-
-
-class ReopenTicketRequest(_Request):
-    body: Body
-    files: Files | None = None
-
-
-class RateTicketRequest(_Request):
-    # The reference says both "[1..10]" and "two-point scale"; the bounds are what is enforced.
-    score: int = Field(ge=1, le=10)
-    comment: NonEmpty | None = None
-
-
-class CreateTicketLegacyRequest(_Request):
-    summary: Summary
-    comment_body: Body
-    files: Files | None = None
-    topic_key: NonEmpty | None = None
-    notice_id: Int32 | None = None
-    access_level: AccessLevel | None = None
-    keystone_projects: OneProject | None = None
-
-
-class ListTicketsLegacyParams(_Request):
-    only_opened: bool | None = None
-    only_closed: bool | None = None
-    q: NonEmpty | None = None
-    page: int = Field(1, ge=1, le=2**31 - 1)
-    items_per_page: int = Field(10, ge=1, le=1000)
-    sort_by: LegacySortBy | None = None
-    sort_by_order: SortOrder | None = None
-    access_level: AccessLevel | None = None
-    keystone_projects: OneProject | None = None
-
-
-class UpdateTicketLegacyRequest(_Request):
-    access_level: AccessLevel | None = None
-    keystone_projects: OneProject | None = None
-
-
-class AddCommentRequest(_Request):
-    body: Body
-    files: Files | None = None
-
-
-class RateCommentRequest(_Request):
-    score: CommentScore
-    comment: NonEmpty | None = None
-
-
-class ListCategoriesParams(_Request):
-    sort_by: NonEmpty = "view_priority"
-    sort_by_order: SortOrder = "asc"
-    is_only_active: bool = False
-
-
-class ListProductsParams(_Request):
-    parent: NonEmpty | None = None
-    sort_by: NonEmpty = "view_priority"
-    sort_by_order: SortOrder = "asc"
-
-
-class TicketRef(_Request):
-    number: Number
-
-
-class CommentRef(_Request):
-    comment_id: Number
-
-
-class CategoryRef(_Request):
-    category: NonEmpty
 
 
 # -- responses ----------------------------------------------------------------------------------
@@ -347,36 +179,14 @@ class CreateTicketResult(BaseModel):
 
 
 __all__ = [
-    "ACCESS_LEVELS",
-    "LEGACY_SORT_BY",
-    "SORT_BY",
-    "SORT_ORDERS",
     "TICKET_STATUSES",
-    "AccessLevel",
-    "AddCommentRequest",
     "AdminAuthor",
     "Category",
     "CategoryField",
-    "CategoryFieldItem",
     "CategoryFieldValue",
-    "CloseTicketRequest",
     "Comment",
-    "CommentScore",
-    "CountTicketsParams",
-    "CreateTicketLegacyRequest",
-    "CreateTicketRequest",
     "CreateTicketResult",
-    "LegacySortBy",
-    "ListCategoriesParams",
-    "ListProductsParams",
-    "ListTicketsLegacyParams",
     "Product",
-    "RateCommentRequest",
-    "RateTicketRequest",
-    "ReopenTicketRequest",
-    "SearchTicketsParams",
-    "SortBy",
-    "SortOrder",
     "Subtopic",
     "TicketV1",
     "TicketV1ListItem",
@@ -385,7 +195,5 @@ __all__ = [
     "TicketV2ListItem",
     "TicketV2Page",
     "Topic",
-    "UpdateTicketLegacyRequest",
-    "UpdateTicketRequest",
     "Vote",
 ]

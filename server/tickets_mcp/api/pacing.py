@@ -1,32 +1,36 @@
 """Client-side pacing: a burst of writes waits locally instead of provoking 429s.
 
-The documented limits (reference §3) are counts per minute: 2 ticket creations, 60 comments.
+The documented limits (the vendor's rate-limit page) are counts per minute: 2 ticket creations, 60 comments.
 A classic token bucket of capacity N and rate N/minute lets 2N through in some 60 s span, which
-a sliding-window server refuses; so each bucket here is a *sliding-window log*: a send is allowed
-when fewer than N sends of the same bucket finished within the last window. A send's time is
-taken when its answer arrives (not when it left), which is never earlier than the moment the
-server counted it, so the local window always trails the server's. Sends still in flight count
-as "just now".
+a sliding-window server refuses; so each bucket here is a *sliding-window log* (``windows.py``):
+a send is allowed when fewer than N sends of the same bucket finished within the last window. A
+send's time is taken when its answer arrives (not when it left), which is never earlier than the
+moment the server counted it, so the local window always trails the server's. Sends still in
+flight count as "just now".
 
-Buckets are process-wide and keyed by credential (base URL + a hash of the auth identity), so
-every `TicketsClient` using the same credential shares them. Which operations draw from which
-bucket is the route table's ``bucket``.
+A `Pacer` paces one credential (base URL + a hash of the auth identity); its windows live in the
+`RateWindows` object it is given (the client's shared state), keyed ``pace:<credential>:<bucket>``,
+so every client handed the same windows and credential shares the buckets. Which operations draw
+from which bucket is the route table's ``bucket``.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 import anyio
 
+from tickets_mcp.api.windows import SAFETY, RateWindows
+
 Bucket = Literal["create", "comment"]
 
-# Added to every computed wait: the server's clock and ours tick apart by a little.
-SAFETY = 0.02
+__all__ = ["SAFETY", "Bucket", "Pacer", "PacingPolicy", "PacingTimeout"]
+
+# While the slot we wait for is held by a send still in flight, look again this often (at most).
+IN_FLIGHT_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -53,96 +57,66 @@ class PacingPolicy:
         return self.creates_per_minute if bucket == "create" else self.comments_per_minute
 
 
-class Slot:
-    """One granted send. Call `done()` when its answer arrived (or it failed)."""
+class PacingTimeout(Exception):
+    """The turn is further away than ``policy.max_wait``; nothing was sent and no slot is held.
 
-    __slots__ = ("_window", "finished_at")
-
-    def __init__(self, window: SlidingWindow) -> None:
-        self._window = window
-        self.finished_at: float | None = None
-
-    def done(self) -> None:
-        if self.finished_at is None:
-            self.finished_at = self._window.clock()
-
-
-class SlidingWindow:
-    """At most ``limit`` sends finished within any ``window`` seconds (thread-safe, loop-agnostic)."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._slots: list[Slot] = []
-        self._lock = threading.Lock()
-
-    def try_acquire(self) -> tuple[Slot | None, float]:
-        """A slot now, or (None, seconds until one may be free)."""
-        with self._lock:
-            now = self.clock()
-            horizon = now - self.window - SAFETY
-            self._slots = [s for s in self._slots if s.finished_at is None or s.finished_at > horizon]
-            if len(self._slots) < self.limit:
-                slot = Slot(self)
-                self._slots.append(slot)
-                return slot, 0.0
-            finished = sorted(s.finished_at for s in self._slots if s.finished_at is not None)
-            in_flight = len(self._slots) - len(finished)
-            need = len(self._slots) - self.limit + 1  # slots that must expire
-            if need > len(finished):  # waiting on sends still in flight: look again shortly
-                return None, min(self.window, 0.05) if in_flight else self.window
-            return None, max(finished[need - 1] + self.window + SAFETY - now, 0.001)
-
-    def next_free_in(self) -> float:
-        """Seconds until a slot would be free (0 if now), without taking one."""
-        slot, wait = self.try_acquire()
-        if slot is not None:
-            with self._lock:
-                self._slots.remove(slot)
-            return 0.0
-        return wait
-
-
-_registry: dict[tuple[str, str, int, float], SlidingWindow] = {}
-_registry_lock = threading.Lock()
-
-
-def window_for(credential: str, bucket: Bucket, policy: PacingPolicy) -> SlidingWindow:
-    """The process-wide window of one credential and bucket."""
-    key = (credential, bucket, policy.limit(bucket), policy.window_seconds)
-    with _registry_lock:
-        window = _registry.get(key)
-        if window is None:
-            window = _registry[key] = SlidingWindow(policy.limit(bucket), policy.window_seconds)
-        return window
-
-
-def reset_all() -> None:
-    """Forget every window (tests)."""
-    with _registry_lock:
-        _registry.clear()
-
-
-async def acquire(
-    window: SlidingWindow,
-    *,
-    on_wait: Callable[[float], Awaitable[None]] | None = None,
-    max_wait: float | None = None,
-) -> Slot | float:
-    """Wait for a slot and return it; or return the wait in seconds if it exceeds ``max_wait``.
-
-    ``on_wait(seconds)`` is awaited instead of sleeping when given (it sleeps and reports).
+    ``wait``: seconds from now until the slot would be free (a lower bound while the slot is held by
+    a send still in flight).
     """
-    waited = 0.0
-    while True:
-        slot, wait = window.try_acquire()
-        if slot is not None:
-            return slot
-        if max_wait is not None and waited + wait > max_wait:
-            return waited + wait
-        if on_wait is not None:
-            await on_wait(wait)
-        else:
-            await anyio.sleep(wait)
-        waited += wait
+
+    def __init__(self, wait: float, bucket: Bucket, limit: int) -> None:
+        super().__init__(f"the next {bucket} slot (limit {limit}) is free in {wait:.2f} s")
+        self.wait = wait
+        self.bucket = bucket
+        self.limit = limit
+
+
+class Pacer:
+    """The pacing of one credential under one policy, over shared `RateWindows`."""
+
+    def __init__(self, policy: PacingPolicy, windows: RateWindows, credential: str) -> None:
+        self.policy = policy
+        self.windows = windows
+        self.credential = credential
+
+    def key(self, bucket: Bucket) -> str:
+        return f"pace:{self.credential}:{bucket}"
+
+    @asynccontextmanager
+    async def slot(
+        self, bucket: Bucket, *, on_wait: Callable[[float], Awaitable[None]] | None = None
+    ) -> AsyncIterator[None]:
+        """Wait for a free slot of `bucket` (calling on_wait(seconds) instead of sleeping when given), hold it
+        while the block runs (the send), release it when the block exits, answer or exception.
+        Raises PacingTimeout without waiting when the wait would exceed policy.max_wait."""
+        if not self.policy.enabled:
+            yield
+            return
+        key = self.key(bucket)
+        slot = await self._acquire(key, bucket, on_wait)
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):  # a cancelled send must still free its slot
+                await self.windows.release(key, slot)
+
+    async def _acquire(
+        self, key: str, bucket: Bucket, on_wait: Callable[[float], Awaitable[None]] | None
+    ) -> str:
+        limit = self.policy.limit(bucket)
+        window = self.policy.window_seconds
+        max_wait = self.policy.max_wait
+        waited = 0.0
+        while True:
+            slot, wait = await self.windows.acquire(key, limit, window)
+            if slot is not None:
+                return slot
+            if max_wait is not None and waited + wait > max_wait:
+                raise PacingTimeout(wait, bucket, limit)
+            if wait >= window + SAFETY - 1e-9:  # held by a send in flight: its end is unknown
+                wait = min(window, IN_FLIGHT_POLL)
+            if on_wait is not None:
+                await on_wait(wait)
+            else:
+                await anyio.sleep(wait)
+            waited += wait

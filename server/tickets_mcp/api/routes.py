@@ -1,21 +1,39 @@
-"""THE route table: the only place an HTTP method or path of the Tickets API is written.
+"""`Route` and the `@operation` decorator that turns a typed method declaration into an API call.
 
-Every operation of the reference (`tickets-api.md` §4) is one `Route`. `path_status` says how sure
-we are of the path: ``seen`` in the vendor spec, seen in working third-party ``code``, or
-``inferred``. A wrong path is therefore a one-line fix here.
+An operation of the Tickets API is declared once, as a method of `operations.Operations`:
 
-- ``idempotent``: safe to re-send after an ambiguous failure (timeout, 5xx, dropped connection).
-  GETs and the "set field" updates are; creates, comments, close, reopen and votes are not.
-- ``bucket``: the documented rate limit the operation draws from (reference §3): ``create``
-  (2 per minute, shared by the v1 and v2 creates) or ``comment`` (60 per minute).
+```python
+@operation("GET", "/v2/widgets/{number}", idempotent=True)   # a made-up operation
+async def get_widget(self, number: TicketNumber) -> Widget:
+    "Returns the widget by its number."
+```
+
+- the decorator holds the **route**: method, path (each placeholder names an argument), whether the
+  operation may be re-sent after an ambiguous failure (``idempotent``), the documented rate limit it
+  draws from (``bucket``), how sure we are of the path (``status``) and whether it is deprecated;
+- the signature is the **request**: path arguments, then the query (GET) or the JSON body (the other
+  methods), typed with `types.py`; arguments are validated against it before anything is sent, and
+  bad input raises `InvalidRequest` with one `FieldError` per field;
+- the return annotation is the **response**: a model, or ``list[Model]`` for ``{"items": [...]}``
+  answers; ``unwrap`` names a key to read first (``items_count``).
+
+`ROUTES` (in `operations.py`) collects the routes of every declared operation, for `doctor` and tests.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, NotRequired, Required, TypeVar, get_args, get_origin, get_type_hints
 from urllib.parse import quote
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError, create_model
+
+from tickets_mcp.api.errors import FieldError, invalid_arguments
 
 DEFAULT_BASE_URL = "https://api.selectel.ru/support"
 DEFAULT_IDENTITY_URL = "https://cloud.api.selcloud.ru/identity/v3"
@@ -24,11 +42,13 @@ BASE_URL_ENV = "SELECTEL_TICKETS_URL"
 Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
 Bucket = Literal["create", "comment"]
 PathStatus = Literal["seen", "inferred", "code"]
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One API operation: how it goes on the wire and how it may be retried and paced."""
+    """How an operation goes on the wire and how it may be retried and paced."""
 
     name: str
     method: Method
@@ -38,13 +58,102 @@ class Route:
     path_status: PathStatus = "inferred"
     deprecated: bool = False
 
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return tuple(_PLACEHOLDER.findall(self.path))
+
     def url(self, **params: object) -> str:
         """The path with its ``{placeholders}`` filled in; every value is percent-encoded."""
         return self.path.format(**{k: quote(str(v), safe="") for k, v in params.items()})
 
 
-def _r(
-    name: str,
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One validated call: the values of the path placeholders, and the query or the JSON body."""
+
+    path: dict[str, Any]
+    query: dict[str, Any] | None
+    body: dict[str, Any] | None
+
+
+class Declared:
+    """What `operation` learns from one declaration, built on its first call (cold start is measured)."""
+
+    def __init__(self, route: Route, fn: Callable[..., Any], unwrap: str | None) -> None:
+        self.route = route
+        self.fn = fn
+        self.unwrap = unwrap
+
+    @functools.cached_property
+    def _signature(self) -> inspect.Signature:
+        return inspect.signature(self.fn)
+
+    @functools.cached_property
+    def _arguments(self) -> type[Any]:
+        """A pydantic model of the arguments: explicit parameters, then the fields of ``**kwargs: Unpack[...]``."""
+        hints = get_type_hints(self.fn, include_extras=True)
+        fields: dict[str, Any] = {}
+        for name, param in list(self._signature.parameters.items())[1:]:  # after self
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                (typed,) = get_args(hints[name])  # Unpack[SomeTypedDict]
+                for key, hint in get_type_hints(typed, include_extras=True).items():
+                    # Read NotRequired/Required from the hint: with postponed annotations the
+                    # TypedDict's own __required_keys__ cannot see them on Python 3.11.
+                    required = get_origin(hint) is Required or (
+                        get_origin(hint) is not NotRequired and typed.__total__
+                    )
+                    if get_origin(hint) in (NotRequired, Required):
+                        hint = get_args(hint)[0]
+                    fields[key] = (hint, ...) if required else (hint | None, None)
+            else:
+                default = ... if param.default is inspect.Parameter.empty else param.default
+                fields[name] = (hints[name], default)
+        config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+        return create_model(f"{self.route.name}_arguments", __config__=config, **fields)
+
+    @functools.cached_property
+    def _result(self) -> tuple[TypeAdapter[Any], bool]:
+        returns = get_type_hints(self.fn)["return"]
+        return TypeAdapter(returns), get_origin(returns) is list
+
+    def request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Request:
+        bound = self._signature.bind(None, *args, **kwargs)
+        values = dict(bound.arguments)
+        values.pop(next(iter(self._signature.parameters)))  # self
+        for name, param in self._signature.parameters.items():
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                values.update(values.pop(name, {}))
+        try:
+            model = self._arguments.model_validate(values)
+        except ValidationError as exc:
+            raise invalid_arguments(self.route.name, [field_error(e) for e in exc.errors()]) from None
+        data = model.model_dump(mode="json", exclude_none=True)
+        path = {name: data.pop(name) for name in self.route.placeholders}
+        if self.route.method == "GET":
+            return Request(path, data, None)
+        return Request(path, None, data)
+
+    def parse(self, data: Any) -> Any:
+        """The answer as the declared return type (ValueError/ValidationError when it is not that shape)."""
+        adapter, is_list = self._result
+        if self.unwrap is not None:
+            data = data[self.unwrap]
+        elif is_list and isinstance(data, dict):
+            data = data.get("items")
+        return adapter.validate_python(data)
+
+
+def field_error(error: Any) -> FieldError:
+    """One pydantic error as a `FieldError`: dotted path, reason, and the allowed values of a closed set."""
+    allowed: list[Any] | None = None
+    if error.get("type") == "literal_error":
+        expected = str((error.get("ctx") or {}).get("expected", ""))
+        allowed = [a or (int(b) if b else None) for a, b in re.findall(r"'([^']*)'|(-?\d+)", expected)]
+    field = ".".join(str(part) for part in error.get("loc", ())) or "$"
+    return FieldError(field=field, reason=str(error.get("msg", "invalid")), allowed=allowed)
+
+
+def operation(
     method: Method,
     path: str,
     *,
@@ -52,42 +161,34 @@ def _r(
     bucket: Bucket | None = None,
     status: PathStatus = "inferred",
     deprecated: bool = False,
-) -> Route:
-    return Route(name, method, path, idempotent, bucket, status, deprecated)
+    unwrap: str | None = None,
+    name: str | None = None,
+) -> Callable[[F], F]:
+    """Declare an API operation on a method whose signature is the request and whose return
+    annotation is the response (see the module docstring). The method's body is never run."""
+
+    def declare(fn: F) -> F:
+        route = Route(name or fn.__name__.lstrip("_"), method, path, idempotent, bucket, status, deprecated)
+        declared = Declared(route, fn, unwrap)
+
+        @functools.wraps(fn)
+        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return await self._send(route, declared.request(args, kwargs), declared.parse)
+
+        call.route = route  # type: ignore[attr-defined]
+        call.prepare = declared.request  # type: ignore[attr-defined]  # validate without sending
+        return call  # type: ignore[return-value]
+
+    return declare
 
 
-ROUTES: dict[str, Route] = {
-    route.name: route
-    for route in (
-        # Tickets (v2)
-        _r("create_ticket", "POST", "/v2/tickets", idempotent=False, bucket="create", status="seen"),
-        _r("search_tickets", "GET", "/v2/tickets", idempotent=True),
-        _r("count_tickets", "GET", "/v2/tickets/count", idempotent=True),
-        _r("get_ticket", "GET", "/v2/tickets/{number}", idempotent=True),
-        _r("update_ticket", "PATCH", "/v2/tickets/{number}", idempotent=True),
-        # Tickets (v1-style, current)
-        _r("close_ticket", "POST", "/tickets/{ticket_number}/close", idempotent=False),
-        _r("reopen_ticket", "POST", "/tickets/{ticket_number}/reopen", idempotent=False),
-        _r("rate_ticket", "POST", "/tickets/{ticket_number}/vote", idempotent=False),
-        # Tickets (v1, deprecated)
-        _r("create_ticket_legacy", "POST", "/tickets", idempotent=False, bucket="create", deprecated=True),
-        _r("list_tickets_legacy", "GET", "/tickets", idempotent=True, status="code", deprecated=True),
-        _r("get_ticket_legacy", "GET", "/tickets/{ticket_number}", idempotent=True, deprecated=True),
-        _r("update_ticket_legacy", "PATCH", "/tickets/{ticket_number}", idempotent=True, deprecated=True),
-        # Comments
-        _r("add_comment", "POST", "/tickets/{ticket_number}/comments", idempotent=False, bucket="comment"),
-        _r("list_comments", "GET", "/tickets/{ticket_number}/comments", idempotent=True, status="code"),
-        _r("get_comment", "GET", "/comments/{comment_id}", idempotent=True),
-        _r("rate_comment", "POST", "/comments/{comment_id}/vote", idempotent=False),
-        # Catalog
-        _r("list_topics", "GET", "/topics", idempotent=True, deprecated=True),
-        _r("list_categories", "GET", "/v2/categories", idempotent=True),
-        _r("get_category_fields", "GET", "/v2/categories/{category}/fields", idempotent=True),
-        _r("list_products", "GET", "/v2/products", idempotent=True),
-    )
-}
+def routes_of(cls: type) -> dict[str, Route]:
+    """The route of every operation declared on ``cls``, by operation name, in declaration order."""
+    found = (getattr(member, "route", None) for member in vars(cls).values())
+    return {route.name: route for route in found if isinstance(route, Route)}
 
-# Keystone password login (reference §2), relative to the identity URL, not to the Tickets base URL.
+
+# Keystone password login (the vendor's authentication page), relative to the identity URL, not to the Tickets base URL.
 # Issuing a token twice is harmless, but a failed login is never retried (no retry storm on bad
 # credentials).
 LOGIN_ROUTE = Route("iam_login", "POST", "/auth/tokens", idempotent=False, path_status="seen")
@@ -96,3 +197,6 @@ LOGIN_ROUTE = Route("iam_login", "POST", "/auth/tokens", idempotent=False, path_
 def base_url_from_env(default: str = DEFAULT_BASE_URL) -> str:
     """The Tickets API base URL: ``SELECTEL_TICKETS_URL`` if set and non-empty, else ``default``."""
     return (os.environ.get(BASE_URL_ENV) or "").strip() or default
+
+
+__all__ = ["Bucket", "Request", "Route", "operation", "routes_of"]

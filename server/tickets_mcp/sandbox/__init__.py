@@ -1,9 +1,9 @@
 """The embedded sandbox: an independent emulation of the Tickets API v1.2.0 for demos and tests.
 
-It imports nothing from ``tickets_mcp.api`` or ``tickets_mcp.tools`` (see DESIGN.md), and follows
+It imports nothing from ``tickets_mcp.api`` or ``tickets_mcp.tools`` (docs/architecture.md), and follows
 ``docs/wire-decisions.md`` (W1..W16) where the vendor reference is silent.
 
-Mounts (W1): the API under ``/support`` (all 20 operations of the reference §4 table; updates
+Mounts (W1): the API under ``/support`` (all 20 operations of the vendor reference; updates
 are ``PATCH``, ``PUT`` also accepted), Keystone login at ``POST /identity/v3/auth/tokens``, and the
 unauthenticated admin API under ``/_sandbox``:
 

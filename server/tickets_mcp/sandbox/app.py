@@ -15,8 +15,8 @@ from starlette.routing import Mount, Route
 from tickets_mcp.sandbox.config import SandboxConfig
 from tickets_mcp.sandbox.errors import ApiError, error_body
 from tickets_mcp.sandbox.faults import FaultSpecError
-from tickets_mcp.sandbox.gate import Gate
 from tickets_mcp.sandbox.handlers import ROUTES, read_json
+from tickets_mcp.sandbox.middleware import Gate
 from tickets_mcp.sandbox.state import SandboxState
 from tickets_mcp.sandbox.tickets import comment_view
 

@@ -1,4 +1,4 @@
-"""Authentication: ``X-Token`` static tokens and ``X-Auth-Token`` IAM tokens (reference §2, W6).
+"""Authentication: ``X-Token`` static tokens and ``X-Auth-Token`` IAM tokens (the vendor's authentication page, W6).
 
 IAM tokens come from a Keystone-style password login at ``POST /identity/v3/auth/tokens`` and
 live ``iam_token_ttl x time_scale`` seconds. Every valid token acts for the one demo account.

@@ -1,4 +1,4 @@
-"""The 20 operations of the reference §4 table, mounted under ``/support``."""
+"""The 20 operations of the vendor reference, mounted under ``/support``."""
 
 from __future__ import annotations
 

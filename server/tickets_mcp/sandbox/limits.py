@@ -1,4 +1,4 @@
-"""The documented rate limits (reference §3): 2 ticket creations and 60 comments per minute.
+"""The documented rate limits (the vendor's rate-limit page): 2 ticket creations and 60 comments per minute.
 
 A sliding window of ``60 s x time_scale`` per account and bucket (``create`` is shared by the v1
 and v2 creates; ``comment`` counts added comments, not reopen comments). Only requests that

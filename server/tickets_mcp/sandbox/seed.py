@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tickets_mcp.sandbox.catalog import CATEGORIES, PRODUCTS, TOPICS
+from tickets_mcp.sandbox.demo_catalog import CATEGORIES, PRODUCTS, TOPICS
 from tickets_mcp.sandbox.store import FIRST_TICKET_NUMBER, Store
 
 PROD = "7d3f2c1b9a8e4f6d8c2b1a0e9f8d7c6b"

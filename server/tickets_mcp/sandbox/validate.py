@@ -1,4 +1,4 @@
-"""Request validation from the reference's own bounds (§5). Nothing here writes.
+"""Request validation from the reference's own bounds. Nothing here writes.
 
 Every checker collects all problems of a request into one 400 ``validation_error`` whose
 ``fields`` name each offending field (dotted path, list indexes as numbers) with a reason, plus

@@ -18,6 +18,7 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from tickets_mcp.tools.lifespan import state_of
 from tickets_mcp.tools.outputs import WriteOutcome
 from tickets_mcp.tools.results import ok
 
@@ -73,7 +74,7 @@ def not_sent(
 ) -> CallToolResult | None:
     """None when the write may go ahead; otherwise the result saying nothing was sent, and why."""
     decision = decide(consent)
-    strict = bool(ctx.request_context.lifespan_context.settings.require_consent)
+    strict = bool(state_of(ctx).settings.require_consent)
     why = refusal(decision, action, require_consent=strict)
     if why is None:
         return None

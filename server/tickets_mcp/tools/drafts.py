@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tickets_mcp.api.models import CategoryField
+from tickets_mcp.tools.lifespan import AppState
 from tickets_mcp.tools.outputs import Problem
 from tickets_mcp.tools.safety import find_secrets
-from tickets_mcp.tools.state import AppState
 from tickets_mcp.tools.views import TicketBrief, brief, ticket_view
 
 _WORD = re.compile(r"\w{3,}", re.UNICODE)

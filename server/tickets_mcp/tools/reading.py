@@ -6,7 +6,7 @@ Nothing here writes: listing or reading comments changes nothing the user can se
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -15,9 +15,9 @@ from tickets_mcp.api import InvalidRequest, TicketsApiError
 from tickets_mcp.api.errors import FieldError, invalid_arguments
 from tickets_mcp.api.models import Comment
 from tickets_mcp.tools import threads
+from tickets_mcp.tools.lifespan import AppState
 from tickets_mcp.tools.render import Clock, estimate_tokens
 from tickets_mcp.tools.safety import fence
-from tickets_mcp.tools.state import AppState
 from tickets_mcp.tools.threads import Howto, Selection, Thread, ThreadOut
 from tickets_mcp.tools.views import CommentView, TicketView, chronological, comment_view, ticket_view
 
@@ -123,7 +123,7 @@ async def read_latest(
     tickets: Sequence[TicketView],
     count: int,
     *,
-    charge: Callable[[], float | None],
+    charge: Callable[[], Awaitable[float | None]],
     role: str | None = None,
 ) -> tuple[list[Latest], int]:
     """The ``count`` latest comments (of ``role`` if given) of each ticket, read at most
@@ -139,7 +139,7 @@ async def read_latest(
         if ticket.closed:
             results[ticket.number] = ThreadOut(total=0, unavailable=CLOSED)
             return
-        wait = charge()
+        wait = await charge()
         if wait is not None:
             results[ticket.number] = ThreadOut(
                 total=0, unavailable=f"not read: the session call limit is reached; retry after {wait:.0f} s"

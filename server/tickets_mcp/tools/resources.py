@@ -8,15 +8,17 @@
 - subscriptions to threads (see `watch.py`).
 
 Static resources of `MCPServer` get no request context, so the two static catalog resources and
-the dynamic list are served by `TicketsServer` overrides that call into this module.
+the dynamic list are served by server hooks (`server.TicketsServer`, `sdk.SdkServer`) that call
+into this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
+from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
@@ -30,22 +32,18 @@ from mcp.types import (
 )
 
 from tickets_mcp.api import NotFound, TicketsApiError
-from tickets_mcp.tools.reading import read_latest, read_thread, render_latest, resource_howto, tool_howto
+from tickets_mcp.tools.lifespan import AppState, state_of
+from tickets_mcp.tools.reading import read_thread, resource_howto
 from tickets_mcp.tools.render import (
-    estimate_tokens,
     render_categories,
     render_category_fields,
     render_products,
-    render_ticket_list,
 )
 from tickets_mcp.tools.safety import one_line
-from tickets_mcp.tools.state import AppState, caller_of
+from tickets_mcp.tools.sdk import add_request_handler
 from tickets_mcp.tools.threads import Selection
-from tickets_mcp.tools.views import brief, field_view, named, ticket_view
+from tickets_mcp.tools.views import field_view, named
 from tickets_mcp.tools.watch import install_subscriptions
-
-if TYPE_CHECKING:
-    from tickets_mcp.tools.app import TicketsServer
 
 MARKDOWN = "text/markdown"
 OPEN_TICKETS_LISTED = 50
@@ -136,10 +134,6 @@ async def _guard(uri: str, pending: Awaitable[str]) -> str:
         raise ResourceError(f"Could not read {uri}: {exc.message}") from exc
 
 
-def _state(ctx: Context) -> AppState:
-    return ctx.request_context.lifespan_context
-
-
 async def thread_markdown(state: AppState, number: int, selection: Selection) -> str:
     return (await read_thread(state, number, selection, resource_howto(number))).text
 
@@ -165,7 +159,7 @@ COMPLETERS: dict[str, Callable[[AppState, str], Awaitable[list[str]]]] = {
 }
 
 
-def register_resources(mcp: TicketsServer) -> None:
+def register_resources(mcp: MCPServer[Any]) -> None:
     @mcp.resource(
         "tickets://{number}{?page,before}",
         name="ticket-thread",
@@ -181,7 +175,7 @@ def register_resources(mcp: TicketsServer) -> None:
                 f"tickets://{number}: the ticket number, page and before must be positive integers"
             )
         selection = Selection(page=int(page) if page else None, before=int(before) if before else None)
-        return await _guard(f"tickets://{number}", thread_markdown(_state(ctx), int(number), selection))
+        return await _guard(f"tickets://{number}", thread_markdown(state_of(ctx), int(number), selection))
 
     @mcp.resource(
         "catalog://categories/{key}/fields",
@@ -191,7 +185,7 @@ def register_resources(mcp: TicketsServer) -> None:
         mime_type=MARKDOWN,
     )
     async def category_fields(key: str, ctx: Context) -> str:
-        return await _guard(f"catalog://categories/{key}/fields", fields_markdown(_state(ctx), key))
+        return await _guard(f"catalog://categories/{key}/fields", fields_markdown(state_of(ctx), key))
 
     @mcp.resource(
         "catalog://products/{parent}",
@@ -201,7 +195,7 @@ def register_resources(mcp: TicketsServer) -> None:
         mime_type=MARKDOWN,
     )
     async def sub_products(parent: str, ctx: Context) -> str:
-        return await _guard(f"catalog://products/{parent}", products_markdown(_state(ctx), parent))
+        return await _guard(f"catalog://products/{parent}", products_markdown(state_of(ctx), parent))
 
     async def complete(ctx: ServerRequestContext[AppState], params: CompleteRequestParams) -> CompleteResult:
         ref = params.ref
@@ -218,52 +212,5 @@ def register_resources(mcp: TicketsServer) -> None:
             )
         )
 
-    mcp._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, complete)
+    add_request_handler(mcp, "completion/complete", CompleteRequestParams, complete)
     install_subscriptions(mcp)
-
-
-class PromptDataProvider:
-    """The data prompts embed, read through the same client and cache as the tools."""
-
-    def __init__(self, state: AppState, charge: Callable[[], float | None]) -> None:
-        self._state = state
-        self._charge = charge
-
-    @classmethod
-    def from_context(cls, ctx: Context) -> PromptDataProvider:
-        state = _state(ctx)
-        key = caller_of(ctx.request_context)
-        return cls(state, lambda: state.calls.check(key))
-
-    async def catalog_markdown(self, language: str) -> str:
-        state = self._state
-        categories = await state.catalog.categories()
-        parts = [render_categories([named(c, language) for c in categories])]
-        for c in categories:
-            fields = [field_view(f, language) for f in await state.catalog.fields(c.key)]
-            if fields:
-                parts.append(render_category_fields(c.key, fields))
-        return "\n\n".join(parts)
-
-    async def thread(self, number: int) -> tuple[str, str]:
-        """The ticket and its latest comments; earlier ones are named with the tool call that reads them."""
-        howto = tool_howto("get_ticket", number=number, include_comments=True)
-        return f"tickets://{number}", (await read_thread(self._state, number, Selection(), howto)).text
-
-    async def awaiting_client_markdown(self) -> str:
-        """The open tickets awaiting the client, each with the latest support message."""
-        state = self._state
-        page = await state.client.search_tickets(
-            is_only_opened=True, items_per_page=100, sort_by="updated_at"
-        )
-        waiting = [v for v in map(ticket_view, page.items) if v.awaiting == "client"]
-        budget = state.settings.token_budget
-        table = render_ticket_list(
-            [brief(v) for v in waiting], page=1, items_per_page=100, budget_tokens=budget
-        )
-        if not waiting:
-            return table.text
-        latest, _ = await read_latest(state, waiting[: table.shown], 1, charge=self._charge, role="support")
-        howto = lambda n: tool_howto("get_ticket", number=n, include_comments=True)  # noqa: E731
-        text, _ = render_latest(latest, budget - estimate_tokens(table.text), howto)
-        return f"{table.text}\n\nThe latest support message of each:\n{text}"

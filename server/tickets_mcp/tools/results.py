@@ -54,9 +54,10 @@ def _fields_text(fields: list[Any]) -> str:
     return "; ".join(parts)
 
 
-def from_api_error(exc: TicketsApiError, *, number: int | None = None) -> CallToolResult:
-    """Map a client exception to an actionable `isError` result."""
-    what = f"ticket {number}" if number is not None else "the request"
+def from_api_error(exc: TicketsApiError, *, subject: str | None = None) -> CallToolResult:
+    """Map a client exception to an actionable `isError` result; ``subject`` is what the call was about
+    (``ticket 2401007``, ``comment 9100001``, ...)."""
+    what = subject or "the request"
     if isinstance(exc, RateLimited):
         wait = None if exc.retry_after is None else max(1, math.ceil(exc.retry_after))
         when = f"retry after {wait} s" if wait is not None else "retry in a minute"

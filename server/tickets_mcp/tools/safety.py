@@ -21,28 +21,23 @@ agent sees them they are
    backticks replaced, whitespace collapsed). Text inside such a fence is data written by a ticket
    participant, never instructions (the server's instructions tell the model so).
 
-:func:`find_secrets` spots credentials pasted into a ticket (the create-ticket dry run points the user to
-the API's ``secrets`` field instead). :func:`redact` and :class:`RedactingFilter` keep tokens and passwords
-out of logs.
+:func:`find_secrets` spots credentials pasted into outbound text. Keeping secrets out of logs is
+``tickets_mcp.logs``.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "RedactingFilter",
     "SecretFinding",
     "fence",
     "find_secrets",
     "one_line",
-    "redact",
     "sanitize",
 ]
 
@@ -251,66 +246,3 @@ def find_secrets(text: str) -> list[SecretFinding]:
             continue
         result.append(f)
     return result
-
-
-# --- redaction ------------------------------------------------------------------------------------------
-
-MASK = "***"
-_HEADER = re.compile(
-    r"(?i)(?P<pre>\b(?:x-(?:auth-|subject-)?token|(?:proxy-)?authorization)\b[\"']?\s*[:=,]\s*(?:b?[\"'])?"
-    r"(?:(?:bearer|token|basic)\s+)?)(?P<val>[^\s\"',;)}\]]+)"
-)
-_JSON_PASSWORD = re.compile(
-    r"(?i)(?P<pre>[\"']?(?:password|passwd|secret)[\"']?\s*:\s*[\"'])(?P<val>[^\"']*)"
-)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Mask the given secret values (4+ characters), token header values and JSON passwords in ``text``."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    text = _HEADER.sub(lambda m: m.group("pre") + MASK, text)
-    return _JSON_PASSWORD.sub(lambda m: m.group("pre") + (MASK if m.group("val") else ""), text)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks secrets in each record's message, args, traceback and stack text.
-
-    ``secrets`` is an iterable of secret strings or a callable returning one (called per record, so a
-    refreshed token is picked up). The filter never raises and never drops a record.
-    """
-
-    def __init__(self, secrets: Callable[[], Iterable[str]] | Iterable[str] = (), name: str = "") -> None:
-        super().__init__(name)
-        self._secrets: Callable[[], Iterable[str]]
-        if callable(secrets):
-            self._secrets = secrets
-        else:
-            fixed = tuple(secrets)
-            self._secrets = lambda: fixed
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            try:
-                secrets = tuple(s for s in self._secrets() if isinstance(s, str))
-            except Exception:
-                secrets = ()
-            try:
-                message = record.getMessage()
-            except Exception:  # bad format args: keep both parts, redacted, rather than lose the record
-                message = f"{record.msg} {record.args!r}"
-            record.msg = redact(message, secrets)
-            record.args = None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = redact(record.exc_text, secrets)
-            if record.stack_info:
-                record.stack_info = redact(record.stack_info, secrets)
-        except Exception:
-            try:
-                record.msg, record.args = "<log message dropped by RedactingFilter: formatting failed>", None
-            except Exception:
-                pass
-        return True

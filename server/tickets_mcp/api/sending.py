@@ -1,19 +1,19 @@
 """The request loop: pacing, auth, one send, classification, backoff (policy in ``retry.py``).
 
-`Caller.call` sends one operation of the route table and returns its parsed answer, or raises
-one typed error. Nothing here knows the shape of a particular operation.
+`Caller.call` sends one validated request of a declared operation (`routes.Route`) and returns its
+parsed answer, or raises one typed error. Nothing here knows the shape of a particular operation.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx2
 from pydantic import ValidationError
 
-from tickets_mcp.api import pacing as _pacing
 from tickets_mcp.api.auth import Auth
 from tickets_mcp.api.errors import (
     OUTCOME_UNKNOWN_HINT,
@@ -24,10 +24,10 @@ from tickets_mcp.api.errors import (
     TransportError,
     error_from_status,
 )
-from tickets_mcp.api.pacing import PacingPolicy
+from tickets_mcp.api.pacing import Pacer, PacingTimeout
 from tickets_mcp.api.progress import sleep_reporting
 from tickets_mcp.api.retry import RetryPolicy, RetryState, retry_after_from_headers
-from tickets_mcp.api.routes import ROUTES, Route
+from tickets_mcp.api.routes import Request, Route
 
 logger = logging.getLogger("tickets_mcp.api")
 
@@ -43,31 +43,16 @@ class _Malformed(Exception):
 
 class Caller:
     def __init__(
-        self,
-        http: httpx2.AsyncClient,
-        auth: Auth | None,
-        *,
-        credential: str,
-        retry: RetryPolicy,
-        pacing: PacingPolicy,
+        self, http: httpx2.AsyncClient, auth: Auth | None, *, retry: RetryPolicy, pacer: Pacer
     ) -> None:
         self.http = http
         self.auth = auth
-        self.credential = credential
         self.retry = retry
-        self.pacing = pacing
+        self.pacer = pacer
 
-    async def call(
-        self,
-        operation: str,
-        parse: Callable[[Any], T],
-        *,
-        path: dict[str, object] | None = None,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-    ) -> T:
-        route = ROUTES[operation]
-        url = route.url(**(path or {}))
+    async def call(self, route: Route, request: Request, parse: Callable[[Any], T]) -> T:
+        operation = route.name
+        url = route.url(**request.path)
         where = f"{route.method} {url}"
         state = RetryState(self.retry)
         relogged = False
@@ -75,15 +60,13 @@ class Caller:
         while True:
             headers = await self.auth.headers(self.http, stale=stale) if self.auth else {}
             used_token = headers.get(self.auth.header) if self.auth else None
-            slot = await self._pace(route) if route.bucket and self.pacing.enabled else None
             state.attempts += 1
             try:
-                response = await self.http.request(
-                    route.method, url, params=params, json=json, headers=headers
-                )
+                async with self._paced(route):
+                    response = await self.http.request(
+                        route.method, url, params=request.query, json=request.body, headers=headers
+                    )
             except httpx2.InvalidURL as exc:  # e.g. a query or path over 64 KiB: nothing was sent
-                if slot is not None:
-                    slot.done()
                 raise InvalidRequest(
                     f"The request could not be built ({exc}); shorten the text arguments",
                     operation=operation,
@@ -92,13 +75,9 @@ class Caller:
                     sent=False,
                 ) from None
             except httpx2.HTTPError as exc:
-                if slot is not None:
-                    slot.done()
                 wait = self._after_transport_error(route, state, exc)
                 await self._wait(state, wait, f"{operation}: network error, retrying")
                 continue
-            if slot is not None:
-                slot.done()
             status = response.status_code
             logger.debug("%s %s -> %s (attempt %d)", operation, where, status, state.attempts)
 
@@ -196,28 +175,32 @@ class Caller:
         state.waited += seconds
         await sleep_reporting(seconds, message)
 
-    async def _pace(self, route: Route) -> _pacing.Slot:
-        assert route.bucket is not None
-        window = _pacing.window_for(self.credential, route.bucket, self.pacing)
-        limit = self.pacing.limit(route.bucket)
+    @asynccontextmanager
+    async def _paced(self, route: Route) -> AsyncIterator[None]:
+        """The send holds a pacing slot of its bucket; a turn too far away raises `RateLimited` unsent."""
+        if route.bucket is None:
+            yield
+            return
+        limit = self.pacer.policy.limit(route.bucket)
         what = "ticket creations" if route.bucket == "create" else "comments"
 
         async def on_wait(seconds: float) -> None:
             logger.info("%s: pacing, waiting %.2f s for a free slot", route.name, seconds)
             await sleep_reporting(seconds, f"{route.name}: waiting for the rate limit ({limit} {what})")
 
-        got = await _pacing.acquire(window, on_wait=on_wait, max_wait=self.pacing.max_wait)
-        if isinstance(got, _pacing.Slot):
-            return got
-        raise RateLimited(
-            f"At most {limit} {what} per {self.pacing.window_seconds:.0f} s for this credential; the next "
-            f"slot is free in {got:.0f} s. Nothing was sent; try again then.",
-            operation=route.name,
-            status=None,
-            code="rate_limited",
-            sent=False,
-            retry_after=_ceil(got),
-        )
+        try:
+            async with self.pacer.slot(route.bucket, on_wait=on_wait):
+                yield
+        except PacingTimeout as exc:
+            raise RateLimited(
+                f"At most {limit} {what} per {self.pacer.policy.window_seconds:.0f} s for this credential; "
+                f"the next slot is free in {exc.wait:.0f} s. Nothing was sent; try again then.",
+                operation=route.name,
+                status=None,
+                code="rate_limited",
+                sent=False,
+                retry_after=_ceil(exc.wait),
+            ) from None
 
 
 def _ceil(seconds: float) -> float:

@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from tickets_mcp.api import InvalidRequest
-from tickets_mcp.tools.common import (
-    Before,
-    Body,
-    CommentId,
-    Files,
-    Number,
-    Page,
-    VoteComment,
-    app_state,
-    progress_to,
-)
+from tickets_mcp.api import types as t
+from tickets_mcp.tools.arguments import Before, Body, CommentId, Files, Number, Page, VoteComment
 from tickets_mcp.tools.consent import Confirm, ask, not_sent
+from tickets_mcp.tools.declare import ADD, READ, tool
+from tickets_mcp.tools.lifespan import progress_to, state_of
 from tickets_mcp.tools.outputs import CommentList, WriteOutcome
 from tickets_mcp.tools.reading import CommentPart, comment_part, read_thread, tool_howto
-from tickets_mcp.tools.registry import declare
 from tickets_mcp.tools.results import fail, ok
 from tickets_mcp.tools.threads import CLOSED_NOTE, Selection, is_closed_refusal
 from tickets_mcp.tools.views import comment_view
 
 
-@declare(toolset="comments", title="Add comment", read_only=False, destructive=False, idempotent=False)
+@tool("comments", ADD, title="Add comment")
 async def add_comment(
     ctx: Context, number: Number, body: Body, files: Files = None
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Post a comment to an open ticket as the client (closed tickets need reopen_ticket first)."""
     with progress_to(ctx):
-        comment = await app_state(ctx).client.add_comment(number, body=body, files=files)
+        comment = await state_of(ctx).client.add_comment(number, body=body, files=files)
     view = comment_view(comment)
     return ok(
         f"Comment {view.id} added to ticket #{number}.",
@@ -43,24 +35,24 @@ async def add_comment(
     )
 
 
-@declare(toolset="comments", title="List comments", read_only=True, destructive=False, idempotent=True)
+@tool("comments", READ, title="List comments")
 async def list_comments(
     ctx: Context, number: Number, page: Page = None, before: Before = None
 ) -> Annotated[CallToolResult, CommentList]:
     """Read a ticket's thread: the latest comments by default, oldest first; bodies are fenced as untrusted text."""
     howto = tool_howto("list_comments", number=number)
-    thread = await read_thread(app_state(ctx), number, Selection(page, before), howto)
+    thread = await read_thread(state_of(ctx), number, Selection(page, before), howto)
     return ok(thread.text, CommentList(number=number, **thread.out.model_dump()))
 
 
-@declare(toolset="comments", title="Get comment", read_only=True, destructive=False, idempotent=True)
+@tool("comments", READ, title="Get comment")
 async def get_comment(
     ctx: Context,
     comment_id: CommentId,
     offset: Annotated[int, Field(ge=0, description="Start of the part of a long body to read.")] = 0,
 ) -> Annotated[CallToolResult, CommentPart]:
     """Read one comment by id (a long one in parts, from offset); the body is fenced as untrusted text."""
-    state = app_state(ctx)
+    state = state_of(ctx)
     try:
         comment = await state.client.get_comment(comment_id)
     except InvalidRequest as exc:
@@ -80,27 +72,23 @@ async def _confirm_vote(ctx: Context, comment_id: int, score: int, comment: str 
     return ask(ctx, f"Mark support comment {comment_id} as {verb}?", {"score": score, "comment": comment})
 
 
-@declare(
-    toolset="comments",
-    title="Rate comment",
-    read_only=False,
-    destructive=False,
-    idempotent=False,
-    consent=True,
-)
+@tool("comments", ADD, title="Rate comment", consent=True)
 async def rate_comment(
     ctx: Context,
     comment_id: CommentId,
-    score: Annotated[Literal[1, -1], Field(description="1 = helpful, -1 = not helpful.")],
+    score: Annotated[t.CommentScore, Field(description="1 = helpful, -1 = not helpful.")],
     consent: Annotated[ElicitationResult[Confirm], Resolve(_confirm_vote)],
     comment: VoteComment = None,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Mark a support comment as helpful (1) or not (-1); asks the user first."""
     if refused := not_sent(ctx, consent, f"rating comment {comment_id}", comment_id=comment_id):
         return refused
-    vote = await app_state(ctx).client.rate_comment(comment_id, score=score, comment=comment)
+    vote = await state_of(ctx).client.rate_comment(comment_id, score=score, comment=comment)
     given = vote.score if vote.score is not None else score
     return ok(
         f"Rated comment {comment_id}: {given}.",
         WriteOutcome(outcome="done", sent=True, comment_id=comment_id, vote_score=given),
     )
+
+
+TOOLS = (add_comment, list_comments, get_comment, rate_comment)

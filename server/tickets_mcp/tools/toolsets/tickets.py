@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from tickets_mcp.tools.common import (
-    AccessLevel,
+from tickets_mcp.api import types as t
+from tickets_mcp.tools.arguments import (
     Before,
     Body,
     CategoryFieldArg,
     Files,
-    KeystoneProjects,
     Number,
     Page,
-    SortOrder,
+    Projects,
     VoteComment,
-    app_state,
-    charge_session,
-    progress_to,
+    with_filters,
 )
 from tickets_mcp.tools.consent import Confirm, ask, not_sent
+from tickets_mcp.tools.declare import ADD, CLOSE, READ, REPLACE, tool
 from tickets_mcp.tools.drafts import check_draft, mask_secrets, possible_duplicates
+from tickets_mcp.tools.lifespan import charge_session, progress_to, state_of
 from tickets_mcp.tools.outputs import (
     Count,
     DraftOutcome,
@@ -34,50 +33,31 @@ from tickets_mcp.tools.outputs import (
     WriteOutcome,
 )
 from tickets_mcp.tools.reading import read_latest, read_thread, render_latest, tool_howto
-from tickets_mcp.tools.registry import declare
 from tickets_mcp.tools.render import Clock, estimate_tokens, render_ticket, render_ticket_list
 from tickets_mcp.tools.results import ok
 from tickets_mcp.tools.threads import Selection
 from tickets_mcp.tools.views import brief, ticket_view
 
-READ = {"read_only": True, "destructive": False, "idempotent": True}
 
-Q = Annotated[str | None, Field(min_length=1, description="Text search in summaries and comments.")]
-SortBy = Literal["created_at", "updated_at", "resolved_at", "closed_at"]
-
-
-@declare(toolset="tickets", title="Search tickets", **READ)
+@tool("tickets", READ, title="Search tickets")
+@with_filters
 async def search_tickets(
     ctx: Context,
-    q: Q = None,
-    is_only_opened: bool | None = None,
-    is_only_closed: bool | None = None,
-    is_only_abuse: bool | None = None,
-    access_levels: list[AccessLevel] | None = None,
-    keystone_projects: list[str] | None = None,
-    sort_by: SortBy = "created_at",
-    sort_by_order: SortOrder = "desc",
-    page: Annotated[int, Field(ge=1)] = 1,
-    items_per_page: Annotated[int, Field(ge=1, le=1000)] = 10,
+    sort_by: t.SortBy = "created_at",
+    sort_by_order: t.SortOrder = "desc",
+    page: t.Page = 1,
+    items_per_page: t.ItemsPerPage = 10,
     latest_comments: Annotated[
         int, Field(ge=0, le=5, description="Also show each ticket's N latest comments.")
     ] = 0,
+    **filters: Any,
 ) -> Annotated[CallToolResult, TicketList]:
     """Find tickets by text, state, access level or IAM project; returns one page as a compact table."""
-    state = app_state(ctx)
+    state = state_of(ctx)
     budget = state.settings.token_budget
     with progress_to(ctx):
         result = await state.client.search_tickets(
-            q=q,
-            is_only_opened=is_only_opened,
-            is_only_closed=is_only_closed,
-            is_only_abuse=is_only_abuse,
-            access_levels=access_levels,
-            keystone_projects=keystone_projects,
-            sort_by=sort_by,
-            sort_by_order=sort_by_order,
-            page=page,
-            items_per_page=items_per_page,
+            **filters, sort_by=sort_by, sort_by_order=sort_by_order, page=page, items_per_page=items_per_page
         )
     views = [ticket_view(i) for i in result.items]
     rendered = render_ticket_list(
@@ -107,29 +87,15 @@ async def search_tickets(
     return ok(text, out)
 
 
-@declare(toolset="tickets", title="Count tickets", **READ)
-async def count_tickets(
-    ctx: Context,
-    q: Q = None,
-    is_only_opened: bool | None = None,
-    is_only_closed: bool | None = None,
-    is_only_abuse: bool | None = None,
-    access_levels: list[AccessLevel] | None = None,
-    keystone_projects: list[str] | None = None,
-) -> Annotated[CallToolResult, Count]:
+@tool("tickets", READ, title="Count tickets")
+@with_filters
+async def count_tickets(ctx: Context, **filters: Any) -> Annotated[CallToolResult, Count]:
     """Count tickets matching the same filters as search_tickets, without fetching them."""
-    count = await app_state(ctx).client.count_tickets(
-        q=q,
-        is_only_opened=is_only_opened,
-        is_only_closed=is_only_closed,
-        is_only_abuse=is_only_abuse,
-        access_levels=access_levels,
-        keystone_projects=keystone_projects,
-    )
+    count = await state_of(ctx).client.count_tickets(**filters)
     return ok(f"{count} ticket(s) match.", Count(count=count))
 
 
-@declare(toolset="tickets", title="Get ticket", **READ)
+@tool("tickets", READ, title="Get ticket")
 async def get_ticket(
     ctx: Context,
     number: Number,
@@ -140,7 +106,7 @@ async def get_ticket(
     before: Before = None,
 ) -> Annotated[CallToolResult, TicketDetail]:
     """Read one ticket; with include_comments=true also its latest comments, fenced as untrusted text."""
-    state = app_state(ctx)
+    state = state_of(ctx)
     if not include_comments and page is None and before is None:
         view = ticket_view(await state.client.get_ticket(number))
         return ok(render_ticket(view, Clock.of(view.created_at)), TicketDetail(ticket=view))
@@ -149,21 +115,21 @@ async def get_ticket(
     return ok(thread.text, TicketDetail(ticket=thread.ticket, thread=thread.out))
 
 
-@declare(toolset="tickets", title="Create ticket", read_only=False, destructive=False, idempotent=False)
+@tool("tickets", ADD, title="Create ticket")
 async def create_ticket(
     ctx: Context,
-    summary: Annotated[str, Field(min_length=1, description="Short description of the issue.")],
-    categories: Annotated[list[str], Field(min_length=1, description="Category keys from list_categories.")],
-    comment_body: Annotated[
-        str | None, Field(min_length=1, max_length=50000, description="First comment.")
-    ] = None,
+    summary: Annotated[t.Summary, Field(description="Short description of the issue.")],
+    categories: Annotated[t.Categories, Field(description="Category keys from list_categories.")],
+    comment_body: Annotated[t.Body | None, Field(description="First comment.")] = None,
     category_fields: list[CategoryFieldArg] | None = None,
-    products: Annotated[list[str] | None, Field(description="Product keys from list_products.")] = None,
-    access_level: AccessLevel = "account_users",
-    keystone_projects: KeystoneProjects = None,
-    files: Files = None,
+    products: Annotated[list[t.Key] | None, Field(description="Product keys from list_products.")] = None,
+    access_level: t.AccessLevel = "account_users",
+    keystone_projects: Projects = None,
+    files: Annotated[
+        t.NewTicketFiles | None, Field(description="File UUIDs from the attachments API.")
+    ] = None,
     secrets: Annotated[
-        list[int] | None, Field(description="Secret ids to attach to the first comment.")
+        list[t.SecretId] | None, Field(description="Secret ids to attach to the first comment.")
     ] = None,
     body_values: Annotated[
         dict[str, Any] | None, Field(description="Template variables (pass_to_data_center).")
@@ -171,7 +137,7 @@ async def create_ticket(
     dry_run: Annotated[bool, Field(description="Only check the draft and preview it; send nothing.")] = False,
 ) -> Annotated[CallToolResult, DraftOutcome]:
     """Open a support ticket. Call with dry_run=true first: it checks categories, required fields, secrets and duplicates."""
-    state = app_state(ctx)
+    state = state_of(ctx)
     draft: dict[str, Any] = {
         "summary": summary,
         "categories": categories,
@@ -234,25 +200,18 @@ async def _confirm_access(
     return ask(ctx, f"Change who can see ticket {number}?", payload)
 
 
-@declare(
-    toolset="tickets",
-    title="Change ticket access",
-    read_only=False,
-    destructive=True,
-    idempotent=True,
-    consent=True,
-)
+@tool("tickets", REPLACE, title="Change ticket access", consent=True)
 async def update_ticket_access(
     ctx: Context,
     number: Number,
-    access_level: AccessLevel,
+    access_level: t.AccessLevel,
     consent: Annotated[ElicitationResult[Confirm], Resolve(_confirm_access)],
-    keystone_projects: KeystoneProjects = None,
+    keystone_projects: Projects = None,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Change who in the account can see a ticket (all_users, account_users, or project_users with IAM projects)."""
     if refused := not_sent(ctx, consent, f"access change of ticket {number}", number=number):
         return refused
-    ticket = await app_state(ctx).client.update_ticket(
+    ticket = await state_of(ctx).client.update_ticket(
         number, access_level=access_level, keystone_projects=keystone_projects or []
     )
     view = ticket_view(ticket)
@@ -266,34 +225,32 @@ async def _confirm_close(ctx: Context, number: int, score: int | None, comment: 
     return ask(ctx, f"Close ticket {number}?", {"score": score, "comment": comment})
 
 
-@declare(
-    toolset="tickets", title="Close ticket", read_only=False, destructive=True, idempotent=False, consent=True
-)
+@tool("tickets", CLOSE, title="Close ticket", consent=True)
 async def close_ticket(
     ctx: Context,
     number: Number,
     consent: Annotated[ElicitationResult[Confirm], Resolve(_confirm_close)],
-    score: Annotated[int | None, Field(ge=1, le=5, description="Score of the support, 1..5.")] = None,
+    score: Annotated[t.CloseScore | None, Field(description="Score of the support, 1..5.")] = None,
     comment: VoteComment = None,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Close a resolved ticket, optionally scoring support 1..5; asks the user first. It can be reopened later."""
     if refused := not_sent(ctx, consent, f"closing ticket {number}", number=number):
         return refused
     with progress_to(ctx):
-        ticket = await app_state(ctx).client.close_ticket(number, score=score, comment=comment)
+        ticket = await state_of(ctx).client.close_ticket(number, score=score, comment=comment)
     return ok(
         f"Closed ticket #{number}.",
         WriteOutcome(outcome="done", sent=True, number=number, ticket=ticket_view(ticket), vote_score=score),
     )
 
 
-@declare(toolset="tickets", title="Reopen ticket", read_only=False, destructive=False, idempotent=False)
+@tool("tickets", ADD, title="Reopen ticket")
 async def reopen_ticket(
     ctx: Context, number: Number, body: Body, files: Files = None
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Reopen a closed ticket with a comment saying why (the problem came back, the answer was wrong...)."""
     with progress_to(ctx):
-        ticket = await app_state(ctx).client.reopen_ticket(number, body=body, files=files)
+        ticket = await state_of(ctx).client.reopen_ticket(number, body=body, files=files)
     return ok(
         f"Reopened ticket #{number}.",
         WriteOutcome(outcome="done", sent=True, number=number, ticket=ticket_view(ticket)),
@@ -304,22 +261,32 @@ async def _confirm_rate(ctx: Context, number: int, score: int, comment: str | No
     return ask(ctx, f"Rate the support in ticket {number}?", {"score": score, "comment": comment})
 
 
-@declare(
-    toolset="tickets", title="Rate ticket", read_only=False, destructive=False, idempotent=False, consent=True
-)
+@tool("tickets", ADD, title="Rate ticket", consent=True)
 async def rate_ticket(
     ctx: Context,
     number: Number,
-    score: Annotated[int, Field(ge=1, le=10, description="Score, 1..10.")],
+    score: Annotated[t.TicketScore, Field(description="Score, 1..10.")],
     consent: Annotated[ElicitationResult[Confirm], Resolve(_confirm_rate)],
     comment: VoteComment = None,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Rate how useful support was in a ticket (only where the ticket allows voting); asks the user first."""
     if refused := not_sent(ctx, consent, f"rating ticket {number}", number=number):
         return refused
-    vote = await app_state(ctx).client.rate_ticket(number, score=score, comment=comment)
+    vote = await state_of(ctx).client.rate_ticket(number, score=score, comment=comment)
     given = vote.score if vote.score is not None else score
     return ok(
         f"Rated ticket #{number}: {given}.",
         WriteOutcome(outcome="done", sent=True, number=number, vote_score=given),
     )
+
+
+TOOLS = (
+    search_tickets,
+    count_tickets,
+    get_ticket,
+    create_ticket,
+    update_ticket_access,
+    close_ticket,
+    reopen_ticket,
+    rate_ticket,
+)

@@ -1,0 +1,82 @@
+"""From settings to a working API client: the credential, the client, and the embedded sandbox.
+
+Used by the command line, `doctor` and the MCP server alike, so each builds its client one way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from tickets_mcp.api import IamToken, PacingPolicy, RetryPolicy, ServiceUser, StaticToken
+from tickets_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from tickets_mcp.api import SharedState, TicketsClient
+
+
+class MissingCredentials(RuntimeError):
+    """No credential is configured and the sandbox is off."""
+
+
+def build_auth(settings: Settings) -> StaticToken | IamToken | ServiceUser:
+    mode = settings.auth_mode
+    if mode in ("static", "sandbox") and settings.token is not None:
+        return StaticToken(settings.token)
+    if mode == "iam" and settings.iam_token is not None:
+        return IamToken(settings.iam_token)
+    if mode == "service_user" and settings.username and settings.password and settings.account_id:
+        return ServiceUser(
+            settings.username, settings.password, settings.account_id, identity_url=settings.identity_url
+        )
+    raise MissingCredentials(
+        "no Tickets API credentials: set SELECTEL_TOKEN, or SELECTEL_IAM_TOKEN, or SELECTEL_USERNAME + "
+        "SELECTEL_PASSWORD + SELECTEL_ACCOUNT_ID; or run with --sandbox to try the embedded sandbox"
+    )
+
+
+def build_client(settings: Settings, shared: SharedState | None = None) -> TicketsClient:
+    """A TicketsClient configured from the settings; ``shared`` holds its pacing windows and dedup."""
+    from tickets_mcp.api import TicketsClient
+
+    return TicketsClient(
+        settings.base_url,
+        build_auth(settings),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        retry=RetryPolicy(budget=settings.retry_budget),
+        pacing=PacingPolicy(
+            creates_per_minute=settings.creates_per_minute,
+            comments_per_minute=settings.comments_per_minute,
+            window_seconds=settings.rate_window,
+            # A call waits for a free slot at most as long as it would sit out 429s; past that the
+            # agent is told exactly when to come back instead of the call hanging for a minute.
+            max_wait=settings.retry_budget,
+        ),
+        shared=shared,
+        dedup_window=settings.dedup_window,
+    )
+
+
+@contextlib.contextmanager
+def resolved_settings(settings: Settings) -> Iterator[Settings]:
+    """The settings to serve with: with ``--sandbox``, the embedded sandbox is started for the block
+    and the settings point at it."""
+    if not settings.sandbox:
+        yield settings
+        return
+    from pydantic import SecretStr
+
+    from tickets_mcp.sandbox import run_sandbox
+
+    with run_sandbox() as sb:
+        print(
+            f"tickets-mcp: sandbox mode: serving the embedded Tickets API sandbox at {sb.base_url} "
+            "with demo data; no real tickets are touched.",
+            file=sys.stderr,
+        )
+        yield settings.model_copy(
+            update={"token": SecretStr(sb.token), "base_url": sb.base_url, "identity_url": sb.identity_url}
+        )

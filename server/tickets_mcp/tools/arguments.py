@@ -1,0 +1,77 @@
+"""Tool arguments: the API's types (`api.types`, with their bounds) plus the descriptions a model reads.
+
+Nothing here restates a bound or an enum: a tool argument is an API type with a description. The
+ticket filters are one list (`api.types.TicketFilters`) that `with_filters` adds to a handler.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar, get_type_hints
+
+from pydantic import BaseModel, Field
+
+from tickets_mcp.api import types as t
+from tickets_mcp.tools.threads import THREAD_PAGE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Number = Annotated[t.TicketNumber, Field(description="Ticket number.")]
+CommentId = Annotated[t.CommentId, Field(description="Comment id.")]
+Body = Annotated[t.Body, Field(description="Comment text, 1..50000 characters.")]
+Files = Annotated[t.Files | None, Field(description="1..10 file UUIDs from the attachments API.")]
+Projects = Annotated[
+    t.Projects | None, Field(description="IAM project ids; required for access_level project_users.")
+]
+OneProject = Annotated[t.OneProject | None, Field(description="Exactly one IAM project id (project_users).")]
+VoteComment = Annotated[t.NonEmpty | None, Field(description="Optional comment on the score.")]
+CategoryKey = Annotated[t.Key, Field(description="Category key.")]
+Page = Annotated[
+    t.Page | None,
+    Field(description=f"Page from the oldest comment, {THREAD_PAGE} each; default: the latest."),
+]
+Before = Annotated[t.CommentId | None, Field(description="Cursor: the comments before this comment id.")]
+
+
+class CategoryFieldArg(BaseModel):
+    """`api.types.CategoryFieldValue`, described for the model."""
+
+    key: t.Key = Field(description="Field key from get_category_fields.")
+    values: list[str] = Field(
+        min_length=1, description="Allowed value keys (one free-text value for text fields)."
+    )
+
+
+FILTERS: dict[str, str] = {
+    "q": "Text search in summaries and comments.",
+    "is_only_opened": "",
+    "is_only_closed": "",
+    "is_only_abuse": "",
+    "access_levels": "",
+    "keystone_projects": "IAM project ids.",
+}
+
+
+def with_filters(handler: F) -> F:
+    """Add the ticket filters (`api.types.TicketFilters`) to ``handler``'s signature, as keyword
+    arguments defaulting to None that the handler receives in ``**filters``."""
+    signature = inspect.signature(handler, eval_str=True)
+    hints = get_type_hints(t.TicketFilters, include_extras=True)
+    added = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[hints[name] | None, Field(description=text)] if text else hints[name] | None,
+        )
+        for name, text in FILTERS.items()
+    ]
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    keyword = [p for p in own if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    positional = [p for p in own if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    handler.__signature__ = signature.replace(parameters=[*positional, *added, *keyword])  # type: ignore[attr-defined]
+    return handler
+
+
+assert set(FILTERS) == set(get_type_hints(t.TicketFilters)), "FILTERS must describe every ticket filter"

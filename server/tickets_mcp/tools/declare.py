@@ -1,0 +1,131 @@
+"""How a tool is declared: its kind of effect, its toolset, title and handler, as one value.
+
+```python
+@tool("tickets", READ, title="Get ticket")
+async def get_ticket(ctx: Context, number: Number) -> Annotated[CallToolResult, TicketDetail]:
+    "Read one ticket; ..."          # the description the model sees (one or two sentences)
+```
+
+`tool` returns a `ToolSpec`; it registers nothing. Each toolset module lists its specs in a
+``TOOLS`` tuple and `registry.py` lists the toolsets. The four MCP annotations of every tool come
+from its `Kind`, declared once below.
+
+The handler is wrapped at declaration time: a Tickets API error becomes an `isError` result that
+names what the call was about (the ticket, comment, category or product of its own arguments).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mcp.types import ToolAnnotations
+
+from tickets_mcp.api import TicketsApiError
+from tickets_mcp.settings import Toolset
+from tickets_mcp.tools.results import from_api_error
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver.tools.base import Tool
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a tool does to the user's tickets, as the MCP annotations say it."""
+
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+
+
+READ = Kind(read_only=True, destructive=False, idempotent=True)  # changes nothing
+ADD = Kind(read_only=False, destructive=False, idempotent=False)  # a ticket, comment, vote or reopening
+REPLACE = Kind(read_only=False, destructive=True, idempotent=True)  # overwrites a setting (access)
+CLOSE = Kind(read_only=False, destructive=True, idempotent=False)  # ends a ticket's conversation
+
+# Arguments that name what a call is about, in the words of an error message.
+SUBJECTS = {
+    "number": "ticket {}",
+    "comment_id": "comment {}",
+    "category": "category {!r}",
+    "parent": "product {!r}",
+}
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    toolset: Toolset
+    title: str
+    kind: Kind
+    handler: Callable[..., Awaitable[Any]]
+    consent: bool = False
+    open_world: bool = True
+
+    @property
+    def read_only(self) -> bool:
+        return self.kind.read_only
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.handler.__doc__ or "").split())
+
+    @property
+    def annotations(self) -> ToolAnnotations:
+        return ToolAnnotations(
+            title=self.title,
+            read_only_hint=self.kind.read_only,
+            destructive_hint=self.kind.destructive,
+            idempotent_hint=self.kind.idempotent,
+            open_world_hint=self.open_world,
+        )
+
+    @functools.cached_property
+    def sdk_tool(self) -> Tool:
+        """The SDK's tool object (input and output schemas, argument model), built on first use:
+        building them is most of what serving a tool costs, so a server starts without it."""
+        from mcp.server.mcpserver.tools.base import Tool
+
+        return Tool.from_function(
+            _answering_errors(self.handler),
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            annotations=self.annotations,
+        )
+
+
+def _answering_errors(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """The handler, with Tickets API errors turned into results about its own arguments."""
+
+    @functools.wraps(handler)
+    async def call(**arguments: Any) -> Any:
+        try:
+            return await handler(**arguments)
+        except TicketsApiError as exc:
+            return from_api_error(exc, subject=subject_of(arguments))
+
+    return call
+
+
+def subject_of(arguments: dict[str, Any]) -> str | None:
+    """What a call is about, from its arguments: ``ticket 2401007``, ``comment 9100001``, ..."""
+    for name, template in SUBJECTS.items():
+        if arguments.get(name) is not None:
+            return template.format(arguments[name])
+    return None
+
+
+def tool(
+    toolset: Toolset, kind: Kind, *, title: str, consent: bool = False, name: str | None = None
+) -> Callable[[Callable[..., Awaitable[Any]]], ToolSpec]:
+    """Declare a handler as a tool; the description is its docstring."""
+
+    def declare(handler: Callable[..., Awaitable[Any]]) -> ToolSpec:
+        if not handler.__doc__:
+            raise ValueError(f"tool {handler.__name__!r} has no description (docstring)")
+        return ToolSpec(name or handler.__name__, toolset, title, kind, handler, consent)
+
+    return declare

@@ -1,0 +1,263 @@
+"""Prompt files, ``prompts/*.md``: one file per prompt, so adding a file adds a prompt.
+
+A file is TOML front matter between ``+++`` lines (the Hugo convention), read with :mod:`tomllib` and
+validated into the pydantic models :class:`PromptFile` and :class:`PromptArgument`, then the template::
+
+    +++
+    name = "summarize_thread"          # snake_case, unique across files
+    title = "Summarize a ticket thread"
+    description = "One line for the client's prompt picker."
+
+    [[arguments]]                      # one table per argument, in order; no arguments: no tables
+    name = "number"
+    description = "Ticket number."
+    required = true                    # a TOML boolean; an optional argument may add default = "..."
+    +++
+    Template body with {{number}} and {{thread}} placeholders.
+
+Top-level keys are exactly ``name``, ``title``, ``description`` and ``arguments`` (optional), before the
+first ``[[arguments]]``; argument keys are ``name``, ``description``, ``required`` and an optional
+``default``. Types are strict (``required = "yes"`` is an error); argument names are unique and not data
+keys. Any problem is a :class:`PromptFileError` naming the file and the line (TOML) or field (pydantic).
+
+Placeholders are ``{{key}}`` where ``key`` is a declared argument or a data key:
+
+- ``catalog``: the active categories with their fields, and the products (``prompts.PromptData``);
+- ``thread``: the trimmed thread of ticket ``number``; it must stand alone on a line and is sent as an
+  **embedded resource** (uri ``tickets://N``, Markdown) between the text before and after it;
+- ``thread_uri``: ``tickets://N``;
+- ``awaiting_client``: the tickets that await the client, each with support's latest message.
+
+An unknown placeholder fails at load time, never as a silent blank. A missing optional argument takes its
+``default`` (empty if none is declared), except ``language``, which falls back to the server's language.
+
+The directory: by default the repository's ``prompts/`` next to ``server/`` (a source checkout or an
+editable install, found relative to this file); for an installed wheel, a ``prompts`` folder shipped inside
+the ``tickets_mcp`` package (``importlib.resources``) or under ``<prefix>/share/tickets-mcp/prompts``.
+The first that exists wins, so packaging can choose either without code changes.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "DATA_KEYS",
+    "PromptArgument",
+    "PromptFile",
+    "PromptFileError",
+    "PromptSpec",
+    "default_prompts_dir",
+    "fill",
+    "load_prompt",
+    "load_prompts",
+    "render_template",
+]
+
+DATA_KEYS = frozenset({"catalog", "thread", "thread_uri", "awaiting_client"})
+RESOURCE_KEYS = frozenset({"thread"})
+NEEDS_NUMBER = frozenset({"thread", "thread_uri"})
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_DELIMITER = "+++"
+
+SnakeCase = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class PromptFileError(ValueError):
+    """A prompt file is malformed; the message names the file and, where known, the line or field."""
+
+
+class PromptArgument(BaseModel):
+    """One ``[[arguments]]`` table of the front matter."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: SnakeCase
+    description: Text
+    required: bool
+    default: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_data_key(cls, name: str) -> str:
+        if name in DATA_KEYS:
+            raise ValueError(f"{name!r} is a data key ({', '.join(sorted(DATA_KEYS))}), not an argument")
+        return name
+
+
+class PromptFile(BaseModel):
+    """The front matter of one prompt file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: SnakeCase
+    title: Text
+    description: Text
+    arguments: list[PromptArgument] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_argument_names(self) -> Self:
+        names = [a.name for a in self.arguments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate argument names {sorted({n for n in names if names.count(n) > 1})}")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSpec:
+    """A loaded prompt: its validated front matter, template body, file, and the placeholders it uses."""
+
+    meta: PromptFile
+    template: str
+    path: Path
+    placeholders: frozenset[str] = frozenset()
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def title(self) -> str:
+        return self.meta.title
+
+    @property
+    def description(self) -> str:
+        return self.meta.description
+
+    @property
+    def arguments(self) -> list[PromptArgument]:
+        return self.meta.arguments
+
+
+# --- parsing -------------------------------------------------------------------------------------------
+
+
+def _parse_toml(front: str, path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(front)
+    except tomllib.TOMLDecodeError as exc:
+        reason = str(exc)
+        at = re.search(r"\s*\(at line (\d+), column (\d+)\)$", reason)
+        where = f"{path}:{int(at[1]) + 1}:{at[2]}" if at else str(path)  # +1: the '+++' line
+        reason = reason[: at.start()] if at else reason
+        raise PromptFileError(f"{where}: TOML syntax error in the front matter: {reason}") from exc
+
+
+def _where(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
+    """``arguments[1] (intent).required`` for pydantic's ``('arguments', 1, 'required')``."""
+    if len(loc) < 2 or loc[0] != "arguments":
+        return ".".join(map(str, loc)) or "front matter"
+    entry = data["arguments"][loc[1]]  # pydantic only goes this deep into a list it was given
+    name = entry.get("name") if isinstance(entry, dict) else None
+    label = f"arguments[{loc[1]}]" + (f" ({name})" if isinstance(name, str) else "")
+    return ".".join([label, *map(str, loc[2:])])
+
+
+def _problem(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    """One pydantic error as a line a prompt author can act on."""
+    loc, kind, got = tuple(error["loc"]), error["type"], error["input"]
+    if kind == "missing":
+        return f"{_where(loc[:-1], data)}: missing key {loc[-1]!r}"
+    if kind == "extra_forbidden":
+        model = PromptArgument if len(loc) > 1 else PromptFile
+        moved = model is PromptArgument and loc[-1] in PromptFile.model_fields
+        hint = "; top-level keys go before the first [[arguments]]" if moved else ""
+        allowed = ", ".join(model.model_fields)
+        return f"{_where(loc[:-1], data)}: unknown key {loc[-1]!r} (allowed: {allowed}){hint}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        message = f"{got!r} must be snake_case (a-z, 0-9 and _, a letter first, up to 64 characters)"
+    elif kind.endswith("_type"):
+        message += f", got {type(got).__name__} {got!r}"
+    return f"{_where(loc, data)}: {message}"
+
+
+def _check_placeholders(template: str, arg_names: set[str], path: Path) -> frozenset[str]:
+    used = set(PLACEHOLDER.findall(template))
+    unknown = used - arg_names - DATA_KEYS
+    if unknown:
+        known = ", ".join(sorted(arg_names | DATA_KEYS))
+        raise PromptFileError(f"{path}: unknown placeholder(s) {sorted(unknown)}; known: {known}")
+    if used & NEEDS_NUMBER and "number" not in arg_names:
+        raise PromptFileError(f"{path}: {{{{thread}}}} and {{{{thread_uri}}}} need a 'number' argument")
+    for key in used & RESOURCE_KEYS:
+        mark = re.compile(r"\{\{\s*" + key + r"\s*\}\}")
+        if any(mark.search(line) and not mark.fullmatch(line.strip()) for line in template.splitlines()):
+            raise PromptFileError(f"{path}: {{{{{key}}}}} is embedded as a resource; put it alone on a line")
+    return frozenset(used)
+
+
+def load_prompt(path: Path) -> PromptSpec:
+    """Parse one prompt file; raise :class:`PromptFileError` naming the file and the line or field."""
+    lines = path.read_text(encoding="utf-8").replace("\r\n", "\n").split("\n")
+    if lines[0].strip() != _DELIMITER:
+        hint = "; '---' YAML front matter is no longer read" if lines[0].strip() == "---" else ""
+        raise PromptFileError(f"{path}:1: a prompt file starts with a '+++' line (TOML front matter){hint}")
+    try:
+        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == _DELIMITER)
+    except StopIteration:
+        raise PromptFileError(f"{path}: front matter is not closed by a '+++' line") from None
+    data = _parse_toml("\n".join(lines[1:end]) + "\n", path)
+    try:
+        meta = PromptFile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(e, data) for e in exc.errors(include_url=False))
+        raise PromptFileError(f"{path}: {problems}") from None
+    template = "\n".join(lines[end + 1 :]).strip("\n") + "\n"
+    if not template.strip():
+        raise PromptFileError(f"{path}: the template body is empty")
+    used = _check_placeholders(template, {a.name for a in meta.arguments}, path)
+    return PromptSpec(meta, template, path, used)
+
+
+def default_prompts_dir() -> Path:
+    """The first existing prompts folder: source checkout, inside the package, or ``<prefix>/share``."""
+    from importlib.resources import files
+
+    candidates = [
+        Path(__file__).resolve().parents[3] / "prompts",
+        Path(str(files("tickets_mcp"))) / "prompts",
+        Path(sys.prefix) / "share" / "tickets-mcp" / "prompts",
+    ]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("no prompts folder found; looked in " + ", ".join(map(str, candidates)))
+
+
+def load_prompts(directory: Path | None = None) -> list[PromptSpec]:
+    """Load every ``*.md`` prompt in ``directory`` (default: :func:`default_prompts_dir`), sorted by name."""
+    folder = directory if directory is not None else default_prompts_dir()
+    specs = [load_prompt(p) for p in sorted(folder.glob("*.md"))]
+    seen: dict[str, Path] = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise PromptFileError(f"{spec.path}: prompt name {spec.name!r} already used by {seen[spec.name]}")
+        seen[spec.name] = spec.path
+    return specs
+
+
+def render_template(spec: PromptSpec, values: Mapping[str, str]) -> str:
+    """Fill every ``{{key}}`` of the template; a key missing from ``values`` raises ``KeyError``."""
+    return fill(spec, spec.template, values)
+
+
+def fill(spec: PromptSpec, text: str, values: Mapping[str, str]) -> str:
+    """Fill every ``{{key}}`` of ``text`` (a part of ``spec``'s template)."""
+
+    def one(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise KeyError(f"prompt {spec.name}: no value for {{{{{key}}}}}")
+        return str(values[key])
+
+    return PLACEHOLDER.sub(one, text)

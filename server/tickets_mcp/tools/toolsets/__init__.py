@@ -1,0 +1,1 @@
+"""The toolsets: one module each, exporting its tools as the value `TOOLS`."""
