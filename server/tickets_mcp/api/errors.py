@@ -78,40 +78,19 @@ class NotFound(TicketsApiError):
 class InvalidRequest(TicketsApiError):
     """The request was refused as invalid (400), or rejected locally before anything was sent."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str,
-        status: int | None,
-        code: str | None = None,
-        sent: bool | None = None,
-        fields: list[FieldError] | None = None,
-    ) -> None:
-        super().__init__(
-            message,
-            operation=operation,
-            status=status,
-            code=code,
-            sent=(status is not None) if sent is None else sent,
-        )
+    def __init__(self, message: str, *, fields: list[FieldError] | None = None, **details: Any) -> None:
+        details.setdefault("sent", details.get("status") is not None)
+        super().__init__(message, **details)
         self.fields: list[FieldError] = list(fields or [])
 
 
 class RateLimited(TicketsApiError):
     """Too many requests (429); ``retry_after`` says when to come back, in seconds, if known."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str,
-        status: int | None = 429,
-        code: str | None = "rate_limited",
-        sent: bool | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, operation=operation, status=status, code=code, sent=sent)
+    def __init__(self, message: str, *, retry_after: float | None = None, **details: Any) -> None:
+        details.setdefault("status", 429)
+        details.setdefault("code", "rate_limited")
+        super().__init__(message, **details)
         self.retry_after = retry_after
 
 

@@ -96,14 +96,7 @@ class Declared:
         for name, param in list(self._signature.parameters.items())[1:]:  # after self
             if param.kind is inspect.Parameter.VAR_KEYWORD:
                 (typed,) = get_args(hints[name])  # Unpack[SomeTypedDict]
-                for key, hint in get_type_hints(typed, include_extras=True).items():
-                    # Read NotRequired/Required from the hint: with postponed annotations the
-                    # TypedDict's own __required_keys__ cannot see them on Python 3.11.
-                    required = get_origin(hint) is Required or (
-                        get_origin(hint) is not NotRequired and typed.__total__
-                    )
-                    if get_origin(hint) in (NotRequired, Required):
-                        hint = get_args(hint)[0]
+                for key, (hint, required) in fields_of(typed).items():
                     fields[key] = (hint, ...) if required else (hint | None, None)
             else:
                 default = ... if param.default is inspect.Parameter.empty else param.default
@@ -141,6 +134,18 @@ class Declared:
         elif is_list and isinstance(data, dict):
             data = data.get("items")
         return adapter.validate_python(data)
+
+
+def fields_of(typed: Any) -> dict[str, tuple[Any, bool]]:
+    """The fields of a TypedDict: name -> (type, required). NotRequired/Required are read from the hints:
+    with postponed annotations the TypedDict's own ``__required_keys__`` cannot see them on Python 3.11."""
+    fields = {}
+    for key, hint in get_type_hints(typed, include_extras=True).items():
+        required = get_origin(hint) is Required or (get_origin(hint) is not NotRequired and typed.__total__)
+        if get_origin(hint) in (NotRequired, Required):
+            hint = get_args(hint)[0]
+        fields[key] = (hint, required)
+    return fields
 
 
 def field_error(error: Any) -> FieldError:

@@ -221,14 +221,22 @@ async def update_v1(request: Request, state: SandboxState, principal: Principal)
 # -- lifecycle, votes, comments -----------------------------------------------------------------
 
 
-async def close(request: Request, state: SandboxState, principal: Principal) -> Any:
+async def _score_and_comment(
+    request: Request, state: SandboxState, *, required: bool, hi: int
+) -> tuple[int, int | None, str | None]:
+    """The ticket number, and the ``score`` (1..hi) and ``comment`` of a close or vote body."""
     number = _number(request, "ticket_number")
     state.tickets.get(number)
     problems = Problems()
     body = v.check_object(await read_json(request, default={}), problems)
     comment = v.text(body, "comment", problems, required=False)
-    score = v.integer(body, "score", problems, required=False, lo=1, hi=5)
+    score = v.integer(body, "score", problems, required=required, lo=1, hi=hi)
     problems.raise_if_any()
+    return number, score, comment
+
+
+async def close(request: Request, state: SandboxState, principal: Principal) -> Any:
+    number, score, comment = await _score_and_comment(request, state, required=False, hi=5)
     state.tickets.close(number, score, comment)
     return ticket_v1(*state.tickets.get(number))
 
@@ -248,13 +256,7 @@ async def reopen(request: Request, state: SandboxState, principal: Principal) ->
 
 
 async def vote_ticket(request: Request, state: SandboxState, principal: Principal) -> Any:
-    number = _number(request, "ticket_number")
-    state.tickets.get(number)
-    problems = Problems()
-    body = v.check_object(await read_json(request, default={}), problems)
-    comment = v.text(body, "comment", problems, required=False)
-    score = v.integer(body, "score", problems, required=True, lo=1, hi=10)
-    problems.raise_if_any()
+    number, score, comment = await _score_and_comment(request, state, required=True, hi=10)
     assert score is not None
     return vote_view(state.tickets.vote_ticket(number, score, comment))
 

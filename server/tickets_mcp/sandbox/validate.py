@@ -38,13 +38,23 @@ def check_object(body: Any, problems: Problems) -> dict[str, Any]:
     return body
 
 
-def text(
-    data: dict[str, Any], key: str, problems: Problems, *, required: bool, lo: int = 1, hi: int | None = None
-) -> str | None:
+def _given(
+    data: dict[str, Any], key: str, problems: Problems, *, required: bool, allowed: list[Any] | None = None
+) -> Any:
+    """The value of ``key``, or MISSING when it is absent or null (a problem when it is required)."""
     value = data.get(key, MISSING)
     if value is MISSING or value is None:
         if required:
-            problems.add(key, "required")
+            problems.add(key, "required", allowed)
+        return MISSING
+    return value
+
+
+def text(
+    data: dict[str, Any], key: str, problems: Problems, *, required: bool, lo: int = 1, hi: int | None = None
+) -> str | None:
+    value = _given(data, key, problems, required=required)
+    if value is MISSING:
         return None
     if not isinstance(value, str):
         problems.add(key, "must be a string")
@@ -66,10 +76,8 @@ def integer(
     hi: int | None = None,
     allowed: list[int] | None = None,
 ) -> int | None:
-    value = data.get(key, MISSING)
-    if value is MISSING or value is None:
-        if required:
-            problems.add(key, "required")
+    value = _given(data, key, problems, required=required)
+    if value is MISSING:
         return None
     if not _is_int(value):
         problems.add(key, "must be an integer")
@@ -84,10 +92,8 @@ def integer(
 def enum(
     data: dict[str, Any], key: str, problems: Problems, allowed: list[str], *, required: bool
 ) -> str | None:
-    value = data.get(key, MISSING)
-    if value is MISSING or value is None:
-        if required:
-            problems.add(key, "required", allowed)
+    value = _given(data, key, problems, required=required, allowed=allowed)
+    if value is MISSING:
         return None
     if value not in allowed:
         problems.add(key, "not one of the allowed values", allowed)

@@ -7,8 +7,8 @@ ticket filters are one list (`api.types.TicketFilters`) that `with_filters` adds
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar, get_type_hints
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -53,25 +53,35 @@ FILTERS: dict[str, str] = {
 }
 
 
-def with_filters(handler: F) -> F:
-    """Add the ticket filters (`api.types.TicketFilters`) to ``handler``'s signature, as keyword
-    arguments defaulting to None that the handler receives in ``**filters``."""
-    signature = inspect.signature(handler, eval_str=True)
-    hints = get_type_hints(t.TicketFilters, include_extras=True)
-    added = [
-        inspect.Parameter(
-            name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[hints[name] | None, Field(description=text)] if text else hints[name] | None,
+def with_fields(typed: Any, descriptions: Mapping[str, str]) -> Callable[[F], F]:
+    """Add the fields of an API TypedDict (`api.types`, `api.operations`) to a handler's signature, in
+    place of its ``**kwargs``: required ones first, then the optional ones defaulting to None. Only the
+    fields named in ``descriptions`` are added (an empty description adds the field undescribed)."""
+    from tickets_mcp.api.routes import fields_of
+
+    fields = fields_of(typed)
+    unknown = set(descriptions) - set(fields)
+    assert not unknown, f"{typed.__name__} has no field(s) {sorted(unknown)}"
+
+    def parameter(name: str) -> inspect.Parameter:
+        hint, required = fields[name]
+        hint = hint if required else hint | None
+        annotated = Annotated[hint, Field(description=descriptions[name])] if descriptions[name] else hint
+        default = inspect.Parameter.empty if required else None
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotated)
+
+    def add(handler: F) -> F:
+        signature = inspect.signature(handler, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        added = sorted(
+            (parameter(n) for n in descriptions), key=lambda p: p.default is not inspect.Parameter.empty
         )
-        for name, text in FILTERS.items()
-    ]
-    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    keyword = [p for p in own if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    positional = [p for p in own if p.kind is not inspect.Parameter.KEYWORD_ONLY]
-    handler.__signature__ = signature.replace(parameters=[*positional, *added, *keyword])  # type: ignore[attr-defined]
-    return handler
+        positional = [p for p in own if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        keyword = [p for p in own if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        handler.__signature__ = signature.replace(parameters=[*positional, *added, *keyword])  # type: ignore[attr-defined]
+        return handler
+
+    return add
 
 
-assert set(FILTERS) == set(get_type_hints(t.TicketFilters)), "FILTERS must describe every ticket filter"
+with_filters = with_fields(t.TicketFilters, FILTERS)

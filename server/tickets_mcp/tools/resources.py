@@ -188,13 +188,10 @@ def register_resources(mcp: MCPServer[Any]) -> None:
         return await _guard(f"catalog://categories/{key}/fields", fields_markdown(state_of(ctx), key))
 
     @mcp.resource(
-        "catalog://products/{parent}",
-        name="sub-products",
-        title="Sub-products",
-        description="Sub-products of a product.",
-        mime_type=MARKDOWN,
+        "catalog://products/{parent}", name="sub-products", title="Sub-products", mime_type=MARKDOWN
     )
     async def sub_products(parent: str, ctx: Context) -> str:
+        """Sub-products of a product."""
         return await _guard(f"catalog://products/{parent}", products_markdown(state_of(ctx), parent))
 
     async def complete(ctx: ServerRequestContext[AppState], params: CompleteRequestParams) -> CompleteResult:

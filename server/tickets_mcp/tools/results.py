@@ -13,15 +13,7 @@ from typing import Any
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
-from tickets_mcp.api import (
-    AuthError,
-    InvalidRequest,
-    NotFound,
-    RateLimited,
-    ServerError,
-    TicketsApiError,
-    TransportError,
-)
+from tickets_mcp.api import errors
 
 
 def ok(text: str, structured: BaseModel) -> CallToolResult:
@@ -54,11 +46,11 @@ def _fields_text(fields: list[Any]) -> str:
     return "; ".join(parts)
 
 
-def from_api_error(exc: TicketsApiError, *, subject: str | None = None) -> CallToolResult:
+def from_api_error(exc: errors.TicketsApiError, *, subject: str | None = None) -> CallToolResult:
     """Map a client exception to an actionable `isError` result; ``subject`` is what the call was about
     (``ticket 2401007``, ``comment 9100001``, ...)."""
     what = subject or "the request"
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, errors.RateLimited):
         wait = None if exc.retry_after is None else max(1, math.ceil(exc.retry_after))
         when = f"retry after {wait} s" if wait is not None else "retry in a minute"
         return fail(
@@ -66,7 +58,7 @@ def from_api_error(exc: TicketsApiError, *, subject: str | None = None) -> CallT
             code="rate_limited",
             retry_after_seconds=wait,
         )
-    if isinstance(exc, InvalidRequest):
+    if isinstance(exc, errors.InvalidRequest):
         code = exc.code or "validation_error"
         if code == "ticket_closed":
             return fail(f"{what.capitalize()} is closed; call reopen_ticket first.", code=code)
@@ -88,9 +80,9 @@ def from_api_error(exc: TicketsApiError, *, subject: str | None = None) -> CallT
             ]
             or None,
         )
-    if isinstance(exc, NotFound):
+    if isinstance(exc, errors.NotFound):
         return fail(f"Not found: {what} does not exist or is not visible to this account.", code="not_found")
-    if isinstance(exc, AuthError):
+    if isinstance(exc, errors.AuthError):
         return fail(
             "The Tickets API refused the credentials (HTTP "
             f"{exc.status}). Check SELECTEL_TOKEN / SELECTEL_IAM_TOKEN or the service user; "
@@ -103,11 +95,11 @@ def from_api_error(exc: TicketsApiError, *, subject: str | None = None) -> CallT
             "search_tickets or list_comments first to see whether it went through.",
             code="outcome_unknown",
         )
-    if isinstance(exc, ServerError):
+    if isinstance(exc, errors.ServerError):
         return fail(
             f"The Tickets API failed (HTTP {exc.status}) after retries. Try again in a minute.",
             code="server_error",
         )
-    if isinstance(exc, TransportError):
+    if isinstance(exc, errors.TransportError):
         return fail(f"Could not reach the Tickets API: {exc.message} Try again shortly.", code="transport")
     return fail(f"Tickets API error: {exc.message}", code=exc.code or "api_error")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import Field
 
 from tickets_mcp.api import types as t
-from tickets_mcp.tools.arguments import Files, Number, OneProject
+from tickets_mcp.api.operations import LegacySearch, NewLegacyTicket
+from tickets_mcp.tools.arguments import Number, OneProject, with_fields
 from tickets_mcp.tools.declare import ADD, READ, REPLACE, tool
 from tickets_mcp.tools.lifespan import progress_to, state_of
 from tickets_mcp.tools.outputs import CatalogList, LegacyTicketList, TicketDetail, WriteOutcome
@@ -27,27 +27,22 @@ async def list_topics(ctx: Context) -> Annotated[CallToolResult, CatalogList]:
 
 
 @tool("legacy", ADD, title="Create ticket (deprecated)")
-async def create_ticket_legacy(
-    ctx: Context,
-    summary: t.LegacySummary,
-    comment_body: t.Body,
-    files: Files = None,
-    topic_key: Annotated[t.NonEmpty | None, Field(description="Topic key from list_topics.")] = None,
-    notice_id: t.Int32 | None = None,
-    access_level: t.AccessLevel | None = None,
-    keystone_projects: OneProject = None,
-) -> Annotated[CallToolResult, WriteOutcome]:
+@with_fields(
+    NewLegacyTicket,
+    {
+        "summary": "",
+        "comment_body": "",
+        "files": "1..10 file UUIDs from the attachments API.",
+        "topic_key": "Topic key from list_topics.",
+        "notice_id": "",
+        "access_level": "",
+        "keystone_projects": "Exactly one IAM project id (project_users).",
+    },
+)
+async def create_ticket_legacy(ctx: Context, **body: Any) -> Annotated[CallToolResult, WriteOutcome]:
     """Deprecated: create a ticket through the v1 API with a topic; prefer create_ticket."""
     with progress_to(ctx):
-        ticket = await state_of(ctx).client.create_ticket_legacy(
-            summary=summary,
-            comment_body=comment_body,
-            files=files,
-            topic_key=topic_key,
-            notice_id=notice_id,
-            access_level=access_level,
-            keystone_projects=keystone_projects,
-        )
+        ticket = await state_of(ctx).client.create_ticket_legacy(**body)
     view = ticket_view(ticket)
     return ok(
         f"Created ticket #{view.number} (v1).",
@@ -56,31 +51,25 @@ async def create_ticket_legacy(
 
 
 @tool("legacy", READ, title="List tickets (deprecated)")
-async def list_tickets_legacy(
-    ctx: Context,
-    only_opened: bool | None = None,
-    only_closed: bool | None = None,
-    q: t.Query | None = None,
-    page: t.Page = 1,
-    items_per_page: t.ItemsPerPage = 10,
-    sort_by: t.LegacySortBy | None = None,
-    sort_by_order: t.SortOrder | None = None,
-    access_level: t.AccessLevel | None = None,
-    keystone_projects: OneProject = None,
-) -> Annotated[CallToolResult, LegacyTicketList]:
+@with_fields(
+    LegacySearch,
+    {
+        "only_opened": "",
+        "only_closed": "",
+        "q": "",
+        "page": "",
+        "items_per_page": "",
+        "sort_by": "",
+        "sort_by_order": "",
+        "access_level": "",
+        "keystone_projects": "Exactly one IAM project id (project_users).",
+    },
+)
+async def list_tickets_legacy(ctx: Context, **query: Any) -> Annotated[CallToolResult, LegacyTicketList]:
     """Deprecated: list tickets through the v1 API (with page counts); prefer search_tickets."""
     state = state_of(ctx)
-    result = await state.client.list_tickets_legacy(
-        only_opened=only_opened,
-        only_closed=only_closed,
-        q=q,
-        page=page,
-        items_per_page=items_per_page,
-        sort_by=sort_by,
-        sort_by_order=sort_by_order,
-        access_level=access_level,
-        keystone_projects=keystone_projects,
-    )
+    page, items_per_page = query.get("page") or 1, query.get("items_per_page") or 10
+    result = await state.client.list_tickets_legacy(**query)
     items = [brief(ticket_view(i)) for i in result.items]
     rendered = render_ticket_list(
         items,
