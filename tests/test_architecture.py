@@ -163,3 +163,12 @@ def test_nothing_points_outside_the_repository() -> None:
         assert not outside.search(path.read_text(encoding="utf-8")), (
             f"{path.relative_to(ROOT)} points outside"
         )
+
+
+def test_the_architecture_page_lists_the_operations_as_declared() -> None:
+    from tickets_mcp.api import ROUTES
+
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for route in ROUTES.values():
+        row = f"| `{route.name}` | {route.method} | `{route.path}` | {route.path_status} |"
+        assert row in page, f"docs/architecture.md does not list {row}"
