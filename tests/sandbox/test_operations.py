@@ -238,6 +238,7 @@ def test_19_category_fields(api: httpx2.Client) -> None:
         "localizations": {"en": "St. Petersburg (ru-1)", "ru": "Санкт-Петербург (ru-1)"},
     } in region["values"]
     assert by_key["server_id"] == {**by_key["server_id"], "type": "text", "values": [], "is_required": False}
+    assert set(by_key["os"]) == {"key", "names", "values"}  # W9: no extensions on this field
     assert api.get("/v2/categories/nope/fields").status_code == 404
 
 

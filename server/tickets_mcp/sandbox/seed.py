@@ -1,4 +1,5 @@
-"""Demo data: the catalog plus about 30 tickets with English and Russian threads.
+"""Demo data: the catalog (``demo_catalog.json``, package data) plus about 30 tickets with English and
+Russian threads.
 
 Some tickets are closed, some await the client, one is an abuse report, one came from a mailing.
 Ticket 2401007 carries a prompt-injection attempt with invisible Unicode (zero-width U+200B,
@@ -8,11 +9,15 @@ fence-closing line, so that sanitizing can be shown.
 
 from __future__ import annotations
 
+import json
 import time
+from importlib import resources
 from typing import Any
 
-from tickets_mcp.sandbox.demo_catalog import CATEGORIES, PRODUCTS, TOPICS
 from tickets_mcp.sandbox.store import FIRST_TICKET_NUMBER, Store
+
+CATALOG_FILE = "demo_catalog.json"
+CATALOG_KINDS = {"category": "categories", "product": "products", "topic": "topics"}
 
 PROD = "7d3f2c1b9a8e4f6d8c2b1a0e9f8d7c6b"
 STAGE = "1e2d3c4b5a69788776655443322110ab"
@@ -224,13 +229,25 @@ TICKETS: list[tuple[Any, ...]] = [
 # fmt: on
 
 
+def load_demo_catalog() -> dict[str, list[dict[str, Any]]]:
+    """The demo catalog by store kind (``category``, ``product``, ``topic``), read from the package data.
+
+    Entries are stored and served as they are in the file; ``view_priority``, ``is_active`` and
+    ``parent`` are sandbox-only keys the handlers use and never serve. Fields carry the W9 extensions
+    ``is_required``/``type`` on some fields only, as a real catalog may.
+    """
+    text = resources.files("tickets_mcp.sandbox").joinpath(CATALOG_FILE).read_text(encoding="utf-8")
+    data = json.loads(text)
+    return {kind: list(data[name]) for kind, name in CATALOG_KINDS.items()}
+
+
 def seed_store(store: Store, now: float | None = None) -> None:
     """Load the catalog and the demo tickets; numbers run oldest first from FIRST_TICKET_NUMBER."""
     now = time.time() if now is None else now
+    catalog = load_demo_catalog()
     with store.transaction():
-        store.put_catalog("category", CATEGORIES)
-        store.put_catalog("product", PRODUCTS)
-        store.put_catalog("topic", TOPICS)
+        for kind, items in catalog.items():
+            store.put_catalog(kind, items)
         for offset, row in enumerate(TICKETS):
             summary, categories, products, fields, level, projects, age, closed, thread, extras = row
             number = FIRST_TICKET_NUMBER + offset

@@ -1,4 +1,5 @@
-"""Request validation from the reference's own bounds. Nothing here writes.
+"""Request validation: the reference's own bounds, and those a wire decision documents as an assumption
+(W9 category fields, W15 bounds the reference leaves open). Nothing here writes.
 
 Every checker collects all problems of a request into one 400 ``validation_error`` whose
 ``fields`` name each offending field (dotted path, list indexes as numbers) with a reason, plus
@@ -205,57 +206,66 @@ def q_enum(
 # -- catalog-aware checks -----------------------------------------------------------------------
 
 
+def _field_values(field: dict[str, Any], values: list[str], path: str, problems: Problems) -> bool:
+    """W9: how many values a field takes and which; False when a problem was added."""
+    allowed = [v["key"] for v in field.get("values") or []]
+    kind = field.get("type")
+    ok = True
+    if not allowed:
+        if len(values) != 1:
+            problems.add(f"{path}.values", "a free-text field (no catalog values) takes exactly one value")
+            ok = False
+    elif kind == "select" and len(values) != 1:
+        problems.add(f"{path}.values", "a select field takes exactly one value", allowed)
+        ok = False
+    for j, value in enumerate(values if allowed else []):
+        if value not in allowed:
+            problems.add(f"{path}.values.{j}", "not one of the allowed values", allowed)
+            ok = False
+    return ok
+
+
 def category_fields(
     raw: Any,
     chosen: list[dict[str, Any]],
     problems: Problems,
 ) -> list[dict[str, Any]]:
-    """W9: keys belong to the chosen categories; select values among allowed; required present."""
+    """W9, an assumption (the reference is silent on required fields and value counts).
+
+    A key belongs to one of the chosen categories (the first chosen category that has it defines it)
+    and appears once; ``values`` is a non-empty list of non-empty strings. A field without catalog
+    values is free text: exactly one value. A field with catalog values takes keys among them:
+    exactly one for ``type: "select"``, one or more for ``"multiselect"`` or when ``type`` is absent.
+    A field with ``is_required: true`` must be given; without it (or false) it is optional.
+    """
     fields_by_key: dict[str, dict[str, Any]] = {}
     for category in chosen:
         for field in category.get("fields", []):
             fields_by_key.setdefault(field["key"], field)
     given: list[dict[str, Any]] = []
-    if raw is not None:
-        if not isinstance(raw, list):
-            problems.add("category_fields", "must be an array of {key, values} objects")
-            return []
-        seen: set[str] = set()
-        for i, item in enumerate(raw):
-            path = f"category_fields.{i}"
-            if not isinstance(item, dict):
-                problems.add(path, "must be an object {key, values}")
-                continue
-            key, values = item.get("key"), item.get("values")
-            if not isinstance(key, str) or key not in fields_by_key:
-                problems.add(f"{path}.key", "not a field of the chosen categories", sorted(fields_by_key))
-                continue
-            if key in seen:
-                problems.add(f"{path}.key", "duplicate field")
-                continue
-            seen.add(key)
-            field = fields_by_key[key]
-            if (
-                not isinstance(values, list)
-                or not values
-                or not all(isinstance(v, str) and v for v in values)
-            ):
-                problems.add(f"{path}.values", "must be a non-empty array of non-empty strings")
-                continue
-            if field.get("type") == "text":
-                if len(values) != 1:
-                    problems.add(f"{path}.values", "a text field takes exactly one value")
-                    continue
-            else:
-                allowed = [v["key"] for v in field["values"]]
-                for j, value in enumerate(values):
-                    if value not in allowed:
-                        problems.add(f"{path}.values.{j}", "not one of the allowed values", allowed)
+    seen: set[str] = set()
+    if raw is not None and not isinstance(raw, list):
+        problems.add("category_fields", "must be an array of {key, values} objects")
+        return []
+    for i, item in enumerate(raw or []):
+        path = f"category_fields.{i}"
+        if not isinstance(item, dict):
+            problems.add(path, "must be an object {key, values}")
+            continue
+        key, values = item.get("key"), item.get("values")
+        if not isinstance(key, str) or key not in fields_by_key:
+            problems.add(f"{path}.key", "not a field of the chosen categories", sorted(fields_by_key))
+            continue
+        if key in seen:
+            problems.add(f"{path}.key", "duplicate field")
+            continue
+        seen.add(key)
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+            problems.add(f"{path}.values", "must be a non-empty array of non-empty strings")
+            continue
+        if _field_values(fields_by_key[key], values, path, problems):
             given.append({"key": key, "values": list(values)})
-    present = {item["key"] for item in given}
-    if isinstance(raw, list):
-        present |= {item.get("key") for item in raw if isinstance(item, dict)}
     for key, field in fields_by_key.items():
-        if field.get("is_required") and key not in present:
+        if field.get("is_required") is True and key not in seen:
             problems.add(f"category_fields.{key}", "required field of the chosen categories")
     return given
