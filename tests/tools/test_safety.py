@@ -1,4 +1,6 @@
-"""Tests for tickets_mcp.tools.safety: sanitize, fence, find_secrets, redact, RedactingFilter."""
+"""Tests for tickets_mcp.tools.safety: sanitize, clean_outbound, fence, find_secrets, redact, RedactingFilter.
+
+The secret shapes in depth (recall, precision, hints, describe_secrets) are in test_secrets.py."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickets_mcp.logs import RedactingFilter, redact
-from tickets_mcp.tools.safety import fence, find_secrets, sanitize
+from tickets_mcp.tools.safety import Cleaned, clean_outbound, fence, find_secrets, sanitize
 
 ZW = "\u200b\u200c\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"
@@ -96,6 +98,58 @@ def test_sanitize_idempotent_on_joiner_soup(text: str) -> None:
     out = sanitize(text)
     assert sanitize(out) == out
     assert not re.search("(?<![😀\ufe0f])\u200d|\u200d(?!😀)", out)
+
+
+# --- clean_outbound ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned", "removed"),
+    [
+        ("", "", 0),
+        ("plain ASCII\n\twith tab", "plain ASCII\n\twith tab", 0),
+        ("Здравствуйте! 👩\u200d💻 ❤️", "Здравствуйте! 👩\u200d💻 ❤️", 0),
+        ("a\r\nb", "a\nb", 1),  # the pair counts once: \r is gone, \n survives
+        ("a\rb", "a\nb", 1),
+        ("a\r\n\r\nb\r", "a\n\nb\n", 3),
+        ("a\u2028b\u2029c", "a\nb\nc", 2),
+        ("a\x00b\x1bc\x7fd\x85e", "abcde", 4),
+        ("x\u202eevil\u202c\u2066y\u2069", "xevily", 4),
+        ("hi" + "".join(chr(0xE0000 + ord(c)) for c in "SYSTEM"), "hi", 6),
+        ("\ufeffzero\u200bwidth\u00ad", "zerowidth", 3),
+        ("\ufe0fstart x\ufe0f\ufe0f\ufe0f", "start x\ufe0f", 3),
+        ("a\u200d😀", "a😀", 1),
+        ("\r\u200b\n", "\n\n", 2),  # a lone \r replaced, a ZWSP removed, the \n kept
+    ],
+)
+def test_clean_outbound_exact(text: str, cleaned: str, removed: int) -> None:
+    assert clean_outbound(text) == Cleaned(cleaned, removed)
+    assert clean_outbound(cleaned) == Cleaned(cleaned, 0)
+
+
+def _common_subsequence(a: str, b: str) -> int:
+    row = [0] * (len(b) + 1)
+    for ch in a:
+        prev = 0
+        for j, other in enumerate(b):
+            prev, row[j + 1] = row[j + 1], prev + 1 if ch == other else max(row[j + 1], row[j])
+    return row[-1]
+
+
+OUTBOUND_PIECES = [*"ab \n\t", "\r", "\r\n", "\u2028", "\u2029", "\x00", "\x1b", "\x85", "\u200b", "\u200d"]
+OUTBOUND_PIECES += ["\u202e", "\u2066", "\ufeff", "\ufe0f", "\U000e0041", "😀", "👩", "я"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(OUTBOUND_PIECES), max_size=30).map("".join))
+def test_clean_outbound_is_sanitize_and_counts_honestly(text: str) -> None:
+    out = clean_outbound(text)
+    assert out.text == sanitize(text)
+    # Every character either survives as itself, in order, or is counted: removed is exactly the number of
+    # input characters outside the longest common subsequence of input and output.
+    assert out.removed == len(text) - _common_subsequence(text, out.text)
+    assert (out.removed == 0) == (out.text == text)
+    assert clean_outbound(out.text) == Cleaned(out.text, 0)
 
 
 # --- fence -------------------------------------------------------------------------------------------------
@@ -209,9 +263,12 @@ def test_find_secrets_hints() -> None:
     assert pem.hint == "-----BEGIN OPENSSH PRIVATE KEY----- … (redacted)"
     assert (pem.start, pem.end) == (0, len(PEM))
     (gh,) = find_secrets("ghp_1234567890abcdefghijklmnopqrstuvwxyzAB")
-    assert gh.hint == "ghp_****yzAB"
+    assert gh.hint == "ghp_****"  # the fixed prefix only: no character of the random part
+    (aws,) = find_secrets("AKIAIOSFODNN7EXAMPLE")
+    assert aws.hint == "AKIA****"
     (pw,) = find_secrets("password: Hunter2!")
     assert pw.hint == "****"
+    assert (pw.start, pw.end) == (10, 18)
 
 
 def test_find_secrets_multiple_in_order() -> None:

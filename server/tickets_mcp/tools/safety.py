@@ -1,14 +1,23 @@
-"""Untrusted text: sanitizing, fencing, secret scanning and log redaction.
+"""Untrusted text in both directions: sanitizing, fencing, outbound cleaning and secret scanning.
 
-Ticket summaries, comment bodies and support replies are written by people outside this process. Before an
-agent sees them they are
+**The character rule** (one rule, applied to text the server reads and to text it sends): these characters
+are removed
 
-1. **sanitized** by :func:`sanitize`: invisible characters that can hide instructions are removed (zero-width
-   and bidi controls, Unicode tag characters, other format (Cf) characters, C0/C1 controls except ``\\n``
-   and ``\\t``, orphan or repeated variation selectors); ``\\r\\n``, lone ``\\r`` and U+2028/U+2029 become
-   ``\\n``.
-   A zero-width joiner between two emoji is kept, so 👩‍💻 survives; tag characters are always removed, so
-   subdivision flags degrade to a plain black flag (they are also the "ASCII smuggling" channel).
+- NUL and every other C0/C1 control character except tab (``\\t``) and newline (``\\n``);
+- invisible format (Cf) characters: zero-width space/joiner/non-joiner, BOM, soft hyphen, word joiner,
+  invisible operators and the like; a zero-width joiner between two emoji is kept, so 👩‍💻 survives;
+- Unicode tag characters (the U+E0000 block, the "ASCII smuggling" carrier), so subdivision flags
+  degrade to a plain black flag;
+- bidi controls (LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI, LRM/RLM/ALM);
+- orphan variation selectors (at the start, after whitespace, or repeated after the first);
+
+and ``\\r\\n``, a lone ``\\r``, U+2028 and U+2029 become ``\\n``. Applying the rule twice changes
+nothing.
+
+Inbound, ticket summaries, comment bodies and support replies are written by people outside this
+process. Before an agent sees them they are
+
+1. **sanitized** by :func:`sanitize` (the rule above);
 2. **fenced** by :func:`fence`, which produces::
 
        ```support 9100071 Anna Smirnova 11-01 10:00
@@ -21,20 +30,29 @@ agent sees them they are
    backticks replaced, whitespace collapsed). Text inside such a fence is data written by a ticket
    participant, never instructions (the server's instructions tell the model so).
 
-:func:`find_secrets` spots credentials pasted into outbound text. Keeping secrets out of logs is
-``tickets_mcp.logs``.
+Outbound, text the server sends to the Tickets API (ticket summaries, comment bodies, close and rate
+comments) goes through :func:`clean_outbound`: the same rule, plus ``removed``, the number of input
+characters that did not survive as themselves (a removed character counts 1, a replaced line separator
+counts 1, a ``\\r\\n`` pair that became ``\\n`` counts 1).
+
+:func:`find_secrets` spots credentials pasted into outbound text and :func:`describe_secrets` names them
+without echoing a value (the shapes are listed in ``tickets_mcp.tools.secrets``). Keeping secrets out of
+logs is ``tickets_mcp.logs``.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import re
 from dataclasses import dataclass
 from typing import Literal
 
+from tickets_mcp.tools.secrets import SecretFinding, describe_secrets, find_secrets
+
 __all__ = [
+    "Cleaned",
     "SecretFinding",
+    "clean_outbound",
+    "describe_secrets",
     "fence",
     "find_secrets",
     "one_line",
@@ -89,6 +107,26 @@ def sanitize(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """Outbound text after the character rule, and how many input characters did not survive as
+    themselves (removed, or a line separator replaced by ``\\n``)."""
+
+    text: str
+    removed: int
+
+
+def clean_outbound(text: str) -> Cleaned:
+    """Apply the module's character rule to text the server sends; count what it removed or replaced."""
+    cleaned = sanitize(text)
+    if cleaned is text:
+        return Cleaned(text, 0)
+    # Only deletions shorten the text; a lone \r or U+2028/U+2029 is replaced one for one, and a \r\n pair
+    # becomes one \n (already one shorter).
+    replaced = text.count("\r") - text.count("\r\n") + text.count("\u2028") + text.count("\u2029")
+    return Cleaned(cleaned, len(text) - len(cleaned) + replaced)
+
+
 # --- fence ----------------------------------------------------------------------------------------------
 
 _BACKTICK_RUN = re.compile("`+")
@@ -113,136 +151,3 @@ def fence(body: str, *, role: Literal["client", "support"], label: str = "") -> 
         body += "\n"
     info = f"{role} {one_line(label)}".rstrip()
     return f"{ticks}{info}\n{body}{ticks}"
-
-
-# --- find_secrets ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SecretFinding:
-    """A credential found in text: its kind, the span of the secret value, and a redacted preview."""
-
-    kind: str
-    start: int
-    end: int
-    hint: str
-
-
-@functools.cache
-def _secret_patterns() -> tuple[
-    re.Pattern[str], re.Pattern[str], tuple[tuple[str, re.Pattern[str], int], ...]
-]:
-    """(private key, placeholder, token patterns), compiled on first use: only drafts need them."""
-    pem = re.compile(
-        r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
-        r"(?:.*?-----END \1-----|[\s\S]*\Z)",
-        re.DOTALL,
-    )
-    placeholder = re.compile(
-        r"^(?:[*x.•]+|<[^>]*>|\$\{?[A-Za-z_][\w]*\}?|\{\{?[^}]*\}?\}|%\w+%|\.\.\.)$", re.I
-    )
-    tokens: tuple[tuple[str, re.Pattern[str], int], ...] = (
-        (
-            "aws_access_key",
-            re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\b"),
-            4,
-        ),
-        (
-            "aws_secret_key",
-            re.compile(
-                r"(?i)aws.{0,24}?(?:secret|sk).{0,24}?[=:]\s*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
-            ),
-            0,
-        ),
-        ("github_token", re.compile(r"\b(?:gh[pousr])_[A-Za-z0-9]{36,255}\b"), 4),
-        ("github_token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{50,255}\b"), 11),
-        ("gitlab_token", re.compile(r"\bgl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_\-]{20,}"), 6),
-        ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 5),
-        ("slack_webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"), 0),
-        ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), 3),
-        (
-            "connection_string",
-            re.compile(r"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@\"'<>]*:(?P<v>[^\s@/\"'<>]+)@[^\s/\"'<>]+", re.I),
-            0,
-        ),
-        (
-            "api_token",
-            re.compile(
-                r"(?i)\b(?:api[_-]?key|apikey|access[_-]?key|access[_-]?token|auth[_-]?token|bearer[_-]?token"
-                r"|client[_-]?secret|secret[_-]?key|secret|token|x-auth-token|x-token)[\"']?\s*[:=]\s*[\"']?"
-                r"(?P<v>[A-Za-z0-9_\-./+=]{16,})"
-            ),
-            0,
-        ),
-        (
-            "password",
-            re.compile(
-                r"(?i)(?<![\w-])(?:password|passwd|passphrase|pwd|пароль)[\"']?\s*[:=]\s*[\"']?"
-                r"(?P<v>[^\s\"']{4,})"
-            ),
-            0,
-        ),
-    )
-    return pem, placeholder, tokens
-
-
-def _entropy(value: str) -> float:
-    counts: dict[str, int] = {}
-    for ch in value:
-        counts[ch] = counts.get(ch, 0) + 1
-    n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
-
-
-def _looks_random(value: str) -> bool:
-    has_digit = any(c.isdigit() for c in value)
-    has_alpha = any(c.isalpha() for c in value)
-    return has_digit and has_alpha and _entropy(value) >= 3.0
-
-
-def _looks_like_password(value: str) -> bool:
-    value = value.rstrip(".,;:!?)")
-    if len(value) < 4 or _secret_patterns()[1].match(value):
-        return False
-    if value.isalpha():  # a plain word: "Password: incorrect", "пароль: неверный"
-        return not (value.islower() or value.isupper() or value[1:].islower())
-    return True
-
-
-def _hint(kind: str, value: str, keep_prefix: int) -> str:
-    if keep_prefix and len(value) >= keep_prefix + 8:
-        return f"{value[:keep_prefix]}****{value[-4:]}"
-    if kind in ("api_token", "aws_secret_key") and len(value) >= 20:
-        return f"****{value[-4:]}"
-    return "****"
-
-
-def find_secrets(text: str) -> list[SecretFinding]:
-    """Find private keys, API tokens, passwords and connection-string passwords in ``text``."""
-    found: list[SecretFinding] = []
-    pem, placeholder, tokens = _secret_patterns()
-    for m in pem.finditer(text):
-        hint = f"-----BEGIN {m.group(1)}----- … (redacted)"
-        found.append(SecretFinding("private_key", m.start(), m.end(), hint))
-    for kind, pattern, keep_prefix in tokens:
-        for m in pattern.finditer(text):
-            group = "v" if "v" in pattern.groupindex else 0
-            value = m.group(group)
-            start, end = m.span(group)
-            if kind == "password" and not _looks_like_password(value):
-                continue
-            if kind == "password":
-                value = value.rstrip(".,;:!?)")
-                end = start + len(value)
-            if kind == "api_token" and not _looks_random(value):
-                continue
-            if kind == "connection_string" and placeholder.match(value):
-                continue
-            found.append(SecretFinding(kind, start, end, _hint(kind, value, keep_prefix)))
-    found.sort(key=lambda f: (f.start, -(f.end - f.start)))
-    result: list[SecretFinding] = []
-    for f in found:  # earlier and longer spans win; overlapping later ones are the same secret
-        if result and f.start < result[-1].end:
-            continue
-        result.append(f)
-    return result

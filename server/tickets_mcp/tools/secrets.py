@@ -1,0 +1,363 @@
+"""Credentials pasted into text the server sends: :func:`find_secrets` and :func:`describe_secrets`.
+
+Only these shapes are reported (the finding's ``kind`` in parentheses); precision matters as much as
+recall, so each shape is either self-identifying (a fixed prefix) or needs a label next to a value that
+looks like a credential:
+
+- AWS access key ids, ``AKIA``/``ASIA``/… and 16 upper-case letters or digits (``aws_access_key``); a
+  40-character AWS secret key after an ``aws…secret``/``aws…sk`` label (``aws_secret_key``);
+- Stripe keys ``sk_live_``, ``sk_test_``, ``rk_live_``, ``rk_test_`` + 24 or more letters/digits
+  (``stripe_key``);
+- GitHub tokens ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_`` + 36 or more, ``github_pat_`` + 50 or more
+  (``github_token``); GitLab ``glpat-`` and friends (``gitlab_token``);
+- Slack tokens ``xoxb-``/``xoxp-``/``xoxa-``/``xoxr-``/``xoxs-``/``xoxo-`` with digits (``slack_token``)
+  and ``https://hooks.slack.com/…`` webhooks (``slack_webhook``);
+- JWTs: three base64url parts whose header decodes to a JSON object with ``"alg"`` (``jwt``);
+- PEM private keys, any ``-----BEGIN … PRIVATE KEY-----`` block, or such a header followed by key material
+  (a cut paste); a bare header line mentioned in prose is not a key (``private_key``);
+- ``password``/``passwd``/``passphrase``/``pass``/``pwd``/``пароль`` (``password``), ``secret``,
+  ``client_secret``, ``secret_key`` (``secret``), ``api_key``, ``access_key``, ``token``, ``токен``,
+  ``Bearer`` (``api_token``) followed by ``:``, ``=``, ``:=``, ``=>`` (also ``is``/``—`` after the longer
+  labels, a space after ``--password``) and a value, quoted or not. Plain words ("Password: incorrect"),
+  placeholders (``****``, ``xxx``, ``<password>``, ``${PASS}``, ``%PASS%``), paths, code expressions
+  and UUIDs are not values; token values must be 16+ characters of letters and digits;
+- URLs with a password, ``scheme://user:password@host`` (``connection_string``);
+- Selectel static tokens: 20+ random letters and digits (both cases and digits, high entropy), ``_``,
+  the 5-8 digit account number (``selectel_token``).
+
+A finding's span is the secret value (the whole token, or only the value after a label); spans never
+overlap, and a span matched by a more specific shape keeps that kind (``password: ghp_…`` is a GitHub
+token). Its ``hint``
+never contains the value: a fixed, non-secret prefix of at most 4 characters plus ``****`` (``AKIA****``,
+``ghp_****``), only ``****`` for passwords and generic secrets, and the ``BEGIN`` line for a PEM key.
+Patterns compile on first use (cold start is measured).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["SecretFinding", "SecretKind", "describe_secrets", "find_secrets"]
+
+SecretKind = Literal[
+    "aws_access_key",
+    "aws_secret_key",
+    "stripe_key",
+    "github_token",
+    "gitlab_token",
+    "slack_token",
+    "slack_webhook",
+    "jwt",
+    "private_key",
+    "password",
+    "secret",
+    "api_token",
+    "connection_string",
+    "selectel_token",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretFinding:
+    """A credential found in text: its kind, the span of the secret value, and a redacted preview."""
+
+    kind: SecretKind
+    start: int
+    end: int
+    hint: str
+
+
+# (kind, pattern, length of the non-secret prefix shown in the hint, value check or None)
+_Rule = tuple[SecretKind, re.Pattern[str], int, Callable[[str], bool] | None]
+
+_NAMES: dict[str, tuple[str, str]] = {
+    "aws_access_key": ("an AWS access key", "AWS access keys"),
+    "aws_secret_key": ("an AWS secret key", "AWS secret keys"),
+    "stripe_key": ("a Stripe key", "Stripe keys"),
+    "github_token": ("a GitHub token", "GitHub tokens"),
+    "gitlab_token": ("a GitLab token", "GitLab tokens"),
+    "slack_token": ("a Slack token", "Slack tokens"),
+    "slack_webhook": ("a Slack webhook URL", "Slack webhook URLs"),
+    "jwt": ("a JWT", "JWTs"),
+    "private_key": ("a private key", "private keys"),
+    "password": ("a password", "passwords"),
+    "secret": ("a secret", "secrets"),
+    "api_token": ("an API token", "API tokens"),
+    "connection_string": ("a connection string with a password", "connection strings with passwords"),
+    "selectel_token": ("a Selectel static token", "Selectel static tokens"),
+}
+_COUNTS = ("", "", "two", "three", "four", "five")
+_WEAK_PASSWORDS = frozenset({"admin", "root", "toor", "qwerty", "letmein", "changeme"})
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_STRIP_CHECK = ".,;:!?()[]{}<>«»\"'`"
+# A label is not glued to a letter (any script): "DB_PASSWORD=" and "x-api-key:" count, "bypass:" does not.
+_LABEL_QUALIFIER = r"(?:[ \t]+(?:for|of|от|для|к)[ \t]+[^\s:=\"']{1,40}){0,2}"
+_VALUE = r"(?:\"(?P<q1>[^\"\n]+)\"|'(?P<q2>[^'\n]+)'|`(?P<q3>[^`\n]+)`|«(?P<q4>[^»\n]+)»|(?P<v>[^\s\"'`«»]+))"
+
+
+def _labelled(labels: str, *, loose: bool) -> re.Pattern[str]:
+    """``label[ for X] <sep> value``; ``loose`` labels also take ``is``/``was``/a dash as the separator."""
+    words = r"|[ \t]+(?:is|was|—|–|-)[ \t]+" if loose else ""
+    return re.compile(
+        rf"(?<![^\W\d_])(?P<flag>--)?(?:{labels})(?![^\W\d_]){_LABEL_QUALIFIER}[\"']?"
+        rf"(?:[ \t]*(?::=|=>|[:=])[ \t]*{words}|(?(flag)[ \t]+|(?!))){_VALUE}",
+        re.I,
+    )
+
+
+@functools.cache
+def _rules() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], tuple[_Rule, ...]]:
+    """((PEM header, key material), other rules in priority order), compiled on first use."""
+    b, e = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
+    pem = (
+        re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"),
+        re.compile(r"\s*(?:[A-Za-z-]+:[^\n]*\n\s*)*[A-Za-z0-9+/=]{16}"),  # key material (after headers)
+    )
+    rules: tuple[_Rule, ...] = (
+        (
+            "aws_access_key",
+            re.compile(rf"{b}(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{{16}}{e}"),
+            4,
+            None,
+        ),
+        (
+            "aws_secret_key",
+            re.compile(
+                r"(?i)aws[\w .-]{0,24}?(?:secret|(?<![a-z])sk(?![a-z]))[\w .-]{0,24}?[\"']?[ \t]*(?:[:=]|=>)"
+                r"[ \t]*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+            ),
+            0,
+            lambda v: _classes(v) >= 2,
+        ),
+        ("stripe_key", re.compile(rf"{b}[sr]k_(?:live|test)_[A-Za-z0-9]{{24,}}{e}"), 4, None),
+        ("github_token", re.compile(rf"{b}gh[pousr]_[A-Za-z0-9]{{36,255}}{e}"), 4, None),
+        ("github_token", re.compile(rf"{b}github_pat_[A-Za-z0-9_]{{50,255}}{e}"), 4, None),
+        ("gitlab_token", re.compile(rf"{b}gl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_-]{{20,}}"), 4, None),
+        ("slack_token", re.compile(rf"{b}xox[baprso]-[A-Za-z0-9-]{{10,}}"), 4, _has_digit),
+        (
+            "slack_webhook",
+            re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/]{20,}"),
+            0,
+            None,
+        ),
+        (
+            "jwt",
+            re.compile(rf"{b}eyJ[A-Za-z0-9_-]{{8,}}\.e[wy][A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]{{8,}}"),
+            3,
+            _jwt_header,
+        ),
+        (
+            "selectel_token",
+            re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9]{20,}_[0-9]{5,8}(?![A-Za-z0-9_-])"),
+            0,
+            lambda v: _random(v.rpartition("_")[0], strict=True),
+        ),
+        (
+            "connection_string",
+            re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@\"'<>]*:(?P<v>[^\s@/\"'<>]+)@[^\s/\"'<>]+"),
+            0,
+            lambda v: not _placeholder(v),
+        ),
+        (
+            "api_token",
+            re.compile(r"(?i)(?<![^\W\d_])bearer[ \t]+(?P<v>[A-Za-z0-9._~+/-]{16,}=*)"),
+            0,
+            _token_like,
+        ),
+        (
+            "api_token",
+            _labelled(r"api[_ -]?(?:key|token|ключ)|apikey|access[_-]?key|ключ api|token|токен", loose=True),
+            0,
+            _token_like,
+        ),
+        ("secret", _labelled(r"secret(?:[_ -]?key)?", loose=True), 0, _password_like),
+        ("password", _labelled(r"password|passwd|passphrase|пароль", loose=True), 0, _password_like),
+        ("password", _labelled(r"pass|pwd", loose=False), 0, lambda v: _password_like(v, weak_label=True)),
+    )
+    return pem, rules
+
+
+@functools.cache
+def _helpers() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(placeholder, UUID, code expression or path, label prefix that is not a credential)."""
+    placeholder = re.compile(
+        r"[*x•.#_-]+|<[^>]*>|\[[^\]]*\]|\([^)]*\)|\$\{?[A-Za-z_]\w*\}?|\{\{?[^}]*\}?\}|%\w+%|…|"
+        r"\$\(.*|none|null|nil|empty|unset|hidden|redacted|masked|secret|password|пароль|скрыт\w*",
+        re.I,
+    )
+    uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+    code = re.compile(
+        r"[A-Za-z_]\w*(?:(?:\.|->|::)[A-Za-z_]\w*)+|.*\w[(\[].*|[/\\~.].*|[A-Za-z]:\\.*|.*://.*"
+    )
+    not_credential = re.compile(r"(?:page|next|cursor|continuation|sync|csrf|xsrf)[_. -]?(?:--)?$", re.I)
+    return placeholder, uuid, code, not_credential
+
+
+def _has_digit(value: str) -> bool:
+    return any(c.isdigit() for c in value)
+
+
+def _classes(value: str) -> int:
+    """How many of lower case, upper case, digits and other characters ``value`` uses."""
+    return (
+        any(c.islower() for c in value)
+        + any(c.isupper() for c in value)
+        + any(c.isdigit() for c in value)
+        + any(not c.isalnum() for c in value)
+    )
+
+
+def _entropy(value: str) -> float:
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _random(value: str, *, strict: bool = False) -> bool:
+    """Letters and digits with decent entropy; ``strict`` (a bare token with no label) also wants both
+    letter cases and frequent switches between upper, lower and digits, which words and camelCase lack."""
+    if not (any(c.isalpha() for c in value) and _has_digit(value)):
+        return False
+    if not strict:
+        return _entropy(value) >= 3.0
+    kinds = ["u" if c.isupper() else "l" if c.islower() else "d" for c in value]
+    switches = sum(a != b for a, b in itertools.pairwise(kinds)) / (len(value) - 1)
+    return "u" in kinds and "l" in kinds and _entropy(value) >= 3.5 and switches >= 0.3
+
+
+def _placeholder(value: str) -> bool:
+    return bool(_helpers()[0].fullmatch(value))
+
+
+def _plain_words(value: str) -> bool:
+    """Words (any script) in one case, capitalized or CamelCase, joined by spaces, ``-``, ``_`` or ``'``."""
+    parts = [p for p in re.split(r"[-_'\s]", value) if p]
+    camel = re.compile(r"[A-Z]?[a-z]+(?:[A-Z][a-z]+)*")
+    return bool(parts) and all(
+        p.isalpha() and (p.islower() or p.isupper() or p.istitle() or bool(camel.fullmatch(p))) for p in parts
+    )
+
+
+def _password_like(value: str, *, weak_label: bool = False) -> bool:
+    placeholder, _, code, _ = _helpers()
+    core = value.strip().strip(_STRIP_CHECK)
+    if len(core) < 4 or any(p.fullmatch(v) for p in (placeholder, code) for v in (value, core)):
+        return False
+    if not any(c.isalpha() for c in core):
+        return core.isdigit() and len(core) >= 6  # "123456" is a password, "15/15" and "100%" are not
+    if _plain_words(core):  # "Password: incorrect", "пароль: неверный", "password: SecretStr"
+        return core.lower() in _WEAK_PASSWORDS and not weak_label
+    if weak_label and re.fullmatch(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+", core):  # "PASS: test_login_2fa"
+        return False
+    return True
+
+
+def _token_like(value: str) -> bool:
+    placeholder, uuid, code, _ = _helpers()
+    core = value.strip(_STRIP_CHECK)
+    if len(core) < 16 or any(c.isspace() for c in core) or uuid.fullmatch(core):
+        return False
+    return not any(p.fullmatch(v) for p in (placeholder, code) for v in (value, core)) and _random(core)
+
+
+def _jwt_header(token: str) -> bool:
+    import base64  # lazy: only drafts with a JWT-shaped string get here
+
+    head = token.partition(".")[0]
+    try:
+        raw = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+    except ValueError:
+        return False
+    return raw.lstrip().startswith(b"{") and b'"alg"' in raw
+
+
+def _trim(value: str) -> str:
+    """An unquoted value without the next query parameter (``&name=``), the sentence's trailing punctuation
+    or an unbalanced closing bracket."""
+    value = re.split(r"&(?=[A-Za-z_][\w.-]*=)", value, maxsplit=1)[0]
+    while value and (value[-1] in ".,;:" or (value[-1] in _CLOSERS and _CLOSERS[value[-1]] not in value)):
+        value = value[:-1]
+    return value
+
+
+def _hint(value: str, keep: int) -> str:
+    return f"{value[:keep]}****" if keep else "****"
+
+
+def _private_keys(text: str, header: re.Pattern[str], material: re.Pattern[str]) -> list[SecretFinding]:
+    """Whole ``BEGIN … END`` blocks, or a header followed by key material up to the end (a cut paste); a
+    bare header line is not a key. Linear: an END marker looked for once and missing is not looked for again."""
+    found: list[SecretFinding] = []
+    missing: set[str] = set()
+    pos = 0
+    while m := header.search(text, pos):
+        label, pos = m.group(1), m.end()
+        marker = f"-----END {label}-----"
+        stop = -1 if label in missing else text.find(marker, pos)
+        if stop >= 0:
+            end = stop + len(marker)
+        elif material.match(text, pos):
+            end = len(text)
+        else:
+            missing.add(label)
+            continue
+        found.append(SecretFinding("private_key", m.start(), end, f"-----BEGIN {label}----- … (redacted)"))
+        pos = end
+    return found
+
+
+def find_secrets(text: str) -> list[SecretFinding]:
+    """Find credentials in ``text`` (the shapes in this module's docstring), in order, without overlaps."""
+    pem, rules = _rules()
+    not_credential = _helpers()[3]
+    found = _private_keys(text, *pem)  # first: the rules below run in priority order too
+    for kind, pattern, keep, check in rules:
+        groups = [g for g in ("q1", "q2", "q3", "q4", "v") if g in pattern.groupindex]
+        for m in pattern.finditer(text):
+            group = next((g for g in groups if m.group(g) is not None), 0)
+            start, end = m.span(group)
+            value = m.group(group)
+            if group == "v" and kind in ("password", "secret", "api_token"):
+                value = _trim(value)
+                end = start + len(value)
+            if check is not None and not check(value):
+                continue
+            if kind == "api_token" and not_credential.search(text, max(0, m.start() - 16), m.start()):
+                continue
+            found.append(SecretFinding(kind, start, end, _hint(value, keep)))
+    # A span claimed by a more specific rule stays with it ("password: ghp_…" is a GitHub token); kept spans
+    # never overlap, so a new one needs checking against its two neighbours only.
+    starts: list[int] = []
+    kept: list[SecretFinding] = []
+    for f in found:
+        i = bisect.bisect_right(starts, f.start)
+        if (i and kept[i - 1].end > f.start) or (i < len(kept) and kept[i].start < f.end):
+            continue
+        starts.insert(i, f.start)
+        kept.insert(i, f)
+    return kept
+
+
+def describe_secrets(findings: Sequence[SecretFinding], where: str) -> str:
+    """One sentence naming the kinds found and where, never a value: "an AWS access key and a password in
+    comment_body"."""
+    if not findings:
+        return f"no secrets in {where}"
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.kind] = counts.get(f.kind, 0) + 1
+    parts = []
+    for kind, n in counts.items():
+        one, many = _NAMES.get(kind, (f"a {kind}", f"{kind} findings"))
+        parts.append(one if n == 1 else f"{_COUNTS[n] if n < len(_COUNTS) else n} {many}")
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"{listed} in {where}"
