@@ -32,7 +32,7 @@ soak: $(STAMP)
 	TICKETS_MCP_SOAK_CALLS=1000 $(BIN)/python -m pytest -s -m slow tests/reliability/test_fault_matrix.py
 
 fuzz: $(STAMP)
-	TICKETS_MCP_FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest -s tests/reliability/test_fuzz.py
+	TICKETS_MCP_FUZZ_EXAMPLES=5000 TICKETS_MCP_DRY_RUN_EXAMPLES=2000 $(BIN)/python -m pytest -s tests/reliability/test_fuzz.py tests/reliability/test_dry_run_agrees.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check server tests bench

@@ -183,7 +183,7 @@ def p3_tokens() -> tuple[Row, dict[str, Any]]:
         "P3",
         "`tools/list` o200k tokens per tool (name + description + inputSchema)",
         "; ".join(parts),
-        "avg ≤ 250, none > 600 (instructions ≤ 120)",
+        f"avg ≤ {budget.AVERAGE_BUDGET}, none > {budget.MAX_BUDGET} (instructions ≤ {budget.INSTRUCTIONS_BUDGET})",
         ok and detail["default"]["instructions"] <= budget.INSTRUCTIONS_BUDGET,
     )
     return row, detail

@@ -133,7 +133,7 @@ async def test_comment_is_never_resent_after_an_ambiguous_failure(failure: int |
     async with client(handler) as c:
         with pytest.raises((ServerError, TransportError)) as info:
             await c.add_comment(1, body="hello")
-    assert len(seen) == 1
+    assert [r.method for r in seen].count("POST") == 1  # the GETs after it look for the comment
     assert info.value.outcome_unknown and "may or may not" in info.value.message
 
 
@@ -188,7 +188,8 @@ async def test_malformed_success_is_outcome_unknown_for_writes() -> None:
     async with client(handler) as c:
         with pytest.raises(ServerError) as info:
             await c.add_comment(1, body="hello")
-    assert len(seen) == 1 and info.value.code == "malformed_response" and info.value.outcome_unknown
+    assert [r.method for r in seen].count("POST") == 1
+    assert info.value.code == "malformed_response" and info.value.outcome_unknown
 
 
 @pytest.mark.anyio

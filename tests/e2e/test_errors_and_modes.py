@@ -51,14 +51,24 @@ async def test_progress_is_reported_while_backing_off(faulty: SandboxHandle, era
     assert progress and any("wait" in (m or "").lower() or "retry" in (m or "").lower() for *_, m in progress)
 
 
-async def test_server_errors_on_writes_are_not_repeated(faulty: SandboxHandle) -> None:
+async def test_an_applied_write_behind_a_502_is_found_not_repeated(faulty: SandboxHandle) -> None:
     faulty.clear_journal()
     faulty.set_faults({"sequence": [{"kind": "502", "applied": True}], "methods": ["POST"]})
     server = build_server(make_settings(faulty))
     async with Client(server) as c:
         result = await c.call_tool("add_comment", {"number": 2401011, "body": "Lag is 20 minutes now."})
-    posts = [e for e in faulty.journal() if e["method"] == "POST"]
-    assert len(posts) == 1
+    assert len([e for e in faulty.journal() if e["method"] == "POST"]) == 1
+    assert not result.is_error and result.structured_content["recovered"] is True
+    assert "not sent twice" in text_of(result)
+
+
+async def test_an_unsettled_write_stays_unknown_and_says_what_to_read(faulty: SandboxHandle) -> None:
+    faulty.clear_journal()
+    faulty.set_faults({"sequence": [{"kind": "502", "applied": True}] + ["503"] * 6})
+    server = build_server(make_settings(faulty))
+    async with Client(server) as c:
+        result = await c.call_tool("add_comment", {"number": 2401011, "body": "Lag is 30 minutes now."})
+    assert len([e for e in faulty.journal() if e["method"] == "POST"]) == 1
     assert result.is_error and result.structured_content["code"] == "outcome_unknown"
     assert "list_comments" in text_of(result)
 
@@ -69,7 +79,7 @@ async def test_require_consent_refuses_without_elicitation(sandbox: SandboxHandl
     async with Client(server) as c:  # no elicitation callback: the client cannot ask
         result = await c.call_tool("rate_ticket", {"number": 2401007, "score": 9})
     assert result.structured_content["sent"] is False and "--require-consent" in text_of(result)
-    assert sandbox.journal() == []
+    assert not sandbox.writes()
 
 
 async def test_without_elicitation_the_default_is_to_proceed() -> None:

@@ -44,6 +44,7 @@ READS = {
     "get_category_fields",
     "list_products",
 }
+WRITES = {"create_ticket", "add_comment"}
 # What a failure must tell the agent: when to come back, what to check first, or what is wrong.
 ACTIONABLE = re.compile(
     r"retry after \d+ s|retry in a minute|try again|search_tickets or list_comments first|"
@@ -141,10 +142,22 @@ class Report:
                 out["creates" if path.endswith("/v2/tickets") else "comments"].append(body)
         return out
 
+    def ambiguous(self) -> Counter[str]:
+        """What became of the writes that met an ambiguous failure: ``recovered`` (found by the lookup),
+        ``not_applied`` (the lookup proved it was not), ``outcome_unknown`` (the lookup could not tell)."""
+        out: Counter[str] = Counter()
+        for c in self.calls:
+            if c.tool in WRITES and c.structured.get("recovered"):
+                out[f"{c.tool} recovered"] += 1
+            elif c.tool in WRITES and c.code in ("not_applied", "outcome_unknown"):
+                out[f"{c.tool} {c.code}"] += 1
+        return out
+
     def summary(self) -> str:
         reads = self.reads
         return (
             f"{len(self.calls)} calls in {self.seconds:.1f} s; {len(self.journal)} HTTP requests, "
+            f"ambiguous writes settled {dict(sorted(self.ambiguous().items()))}; "
             f"faults injected {dict(sorted(self.faults().items()))}; failures by (tool, code) "
             f"{dict(sorted(self.failures().items(), key=str))}; reads {len(reads)}, success "
             f"{self.read_success_rate():.1%} ({self.read_success_rate(excluding_long_429=True):.1%} "

@@ -9,7 +9,8 @@ text) and huge strings up to the declared maximum; integers run to the declared 
 `invalid_arguments(schema)` draws arguments that break the schema in exactly one property and
 returns ``(arguments, property)``: a wrong type that no branch accepts (chosen so that pydantic's
 lax mode cannot coerce it), a value out of range (number, length, item count, enum, pattern), or
-a missing required property.
+a missing required property. ``[]``, ``null`` and ``""`` are never the broken value of an optional
+property: the server takes them as "none", as models commonly mean them.
 
 Only the keywords pydantic emits are handled (type, anyOf, enum, $ref/$defs, properties, required,
 items, min/max, minLength/maxLength, minItems/maxItems, pattern, additionalProperties); an unknown
@@ -146,6 +147,7 @@ def valid_arguments(schema: Schema, root: Schema | None = None) -> st.SearchStra
 
 # --- invalid ----------------------------------------------------------------------------------------------
 
+NONE_LIKE: list[Any] = [[], None, ""]
 _WRONG: list[tuple[str, Any]] = [
     ("null", None),
     ("string", "fuzz ☃ not a value"),
@@ -200,8 +202,11 @@ def invalid_arguments(draw: st.DrawFn, schema: Schema) -> tuple[dict[str, Any], 
     required = list(schema.get("required", []))
     choices: list[tuple[str, str, Any]] = []
     for name, sub in props.items():
-        choices += [(name, "wrong type", v) for v in wrong_types(sub, schema)]
-        choices += [(name, "out of range", v) for v in out_of_range(sub, schema)]
+        bad = [("wrong type", v) for v in wrong_types(sub, schema)]
+        bad += [("out of range", v) for v in out_of_range(sub, schema)]
+        if name not in required:  # [], null and "" mean "none" for an optional argument: valid
+            bad = [(how, v) for how, v in bad if v not in NONE_LIKE]
+        choices += [(name, how, v) for how, v in bad]
     choices += [(name, "missing", None) for name in required]
     if not choices:
         raise AssertionError("this schema accepts everything; nothing invalid to draw")

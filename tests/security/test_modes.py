@@ -22,7 +22,7 @@ from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 OPEN_TICKET = 2401006
-SUPPORT_COMMENT_TICKET = 2401007
+SUPPORT_COMMENT = 9100023  # support's answer in ticket 2401007
 
 WRITE_CALLS: dict[str, dict[str, Any]] = {
     "create_ticket": {
@@ -36,9 +36,9 @@ WRITE_CALLS: dict[str, dict[str, Any]] = {
     "reopen_ticket": {"number": OPEN_TICKET, "body": "must never be sent"},
     "rate_ticket": {"number": OPEN_TICKET, "score": 5},
     "add_comment": {"number": OPEN_TICKET, "body": "must never be sent"},
-    "rate_comment": {"comment_id": 1, "score": 1},
+    "rate_comment": {"comment_id": SUPPORT_COMMENT, "score": 1},
     "create_ticket_legacy": {"summary": "read-only probe", "comment_body": "must never be sent"},
-    "update_ticket_legacy": {"number": OPEN_TICKET, "access_level": "all_users"},
+    "update_ticket_legacy": {"number": OPEN_TICKET, "access_level": "account_users"},  # back again
 }
 
 
@@ -73,7 +73,7 @@ async def test_control_the_same_calls_reach_the_api_when_writable(sb: SandboxHan
         for name, args in WRITE_CALLS.items():
             sb.clear_journal()
             await c.call_tool(name, args)
-            writes = [e for e in sb.journal() if e["method"] != "GET"]
+            writes = sb.writes()
             assert writes, f"{name} sent no write, so the read-only test would prove nothing"
 
 

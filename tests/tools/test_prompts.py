@@ -94,7 +94,7 @@ async def test_draft_ticket(client: Client, data: FakeData) -> None:
     got = await client.get_prompt("draft_ticket", {"problem": "My server in ru-2 is down"})
     text = "\n".join(_text(m) for m in got.messages)
     assert "My server in ru-2 is down" in text and "[ru]" in text and "region*" in text
-    assert "dry_run=true" in text and "secrets" in text and "{{" not in text
+    assert "dry_run=true" in text and "passwords" in text and "{{" not in text
     assert data.calls == [("catalog", "ru")]
     await client.get_prompt("draft_ticket", {"problem": "x", "language": "en"})
     assert data.calls[-1] == ("catalog", "en")
@@ -271,7 +271,7 @@ def test_optional_default_literal_strings_crlf_and_no_arguments(tmp_path: Path) 
         (GOOD.replace('title = "Demo"\n', ""), "front matter: missing key 'title'"),
         (
             GOOD.replace('title = "Demo"', 'titel = "Demo"'),
-            r"unknown key 'titel' \(allowed: name, title, description, arguments\)",
+            r"unknown key 'titel' \(allowed: name, title, description, writes, arguments\)",
         ),
         (
             GOOD.replace("required = true", "requird = true"),

@@ -21,14 +21,25 @@ Creating tickets is never done twice by the client itself:
   Set ``dedup_window=0`` to turn it off (e.g. to file the same text twice on purpose).
 - **Ambiguous creates.** When a create fails so that it may or may not have been applied (5xx,
   timeout, connection dropped after sending, unreadable answer), it is never re-sent: the client
-  looks for the ticket first (`recovery.py`) and returns it with ``recovered=True``, or raises the
-  error with ``outcome_unknown=True``.
+  looks for the ticket first (`recovery.py`) and returns it with ``recovered=True``.
+
+The other non-idempotent writes (``add_comment``, ``close_ticket``, ``reopen_ticket``,
+``rate_ticket``, ``rate_comment``) are settled the same way after an ambiguous failure: the client
+reads the thread, the ticket or the comment, and returns what the write would have returned,
+marked ``recovered`` (True), or raises the error with ``code="not_applied"`` and
+``outcome_unknown=False`` when the read shows it did not happen (calling again is safe). It keeps
+``outcome_unknown=True`` only when the read fails too, or when the request timed out and may still
+be applied; the message then says what was checked and what to check by hand. A comment counts
+as found when a client comment of the thread has the same body, was sent at most
+``clock_tolerance`` seconds (default 120) before the request started, and is not one this
+credential's clients added before (their ids are kept in ``shared.dedup``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from types import TracebackType
 from typing import Any, Self, Unpack
 
@@ -37,26 +48,28 @@ import httpx2
 from tickets_mcp.api import recovery
 from tickets_mcp.api.auth import Auth
 from tickets_mcp.api.dedup import payload_key
-from tickets_mcp.api.models import CreateTicketResult, TicketV1, TicketV2ListItem
-from tickets_mcp.api.operations import NewLegacyTicket, NewTicket, Operations, TicketSearch
+from tickets_mcp.api.models import Comment, CreateTicketResult, TicketV1, TicketV2ListItem, Vote
+from tickets_mcp.api.operations import NewLegacyTicket, NewTicket, Operations, TicketSearch, new_ticket_body
 from tickets_mcp.api.pacing import Pacer, PacingPolicy
 from tickets_mcp.api.progress import end_phase, report
 from tickets_mcp.api.retry import RetryPolicy
 from tickets_mcp.api.routes import DEFAULT_BASE_URL, Request, Route
 from tickets_mcp.api.sending import Caller
 from tickets_mcp.api.shared import SharedState
+from tickets_mcp.api.types import (
+    Body,
+    CloseScore,
+    CommentId,
+    CommentScore,
+    Files,
+    NonEmpty,
+    TicketNumber,
+    TicketScore,
+)
 
 logger = logging.getLogger("tickets_mcp.api")
 
 USER_AGENT = "tickets-mcp/0.1 (+https://github.com/; python httpx2)"
-# The arrays the v2 create requires (the vendor reference): sent empty when not given.
-CREATE_DEFAULTS: dict[str, Any] = {
-    "access_level": "account_users",
-    "products": [],
-    "keystone_projects": [],
-    "files": [],
-    "secrets": [],
-}
 # httpx2 logs every request URL at INFO; keep it quiet unless someone chose a level.
 for _name in ("httpx2", "httpcore2"):
     if logging.getLogger(_name).level == logging.NOTSET:
@@ -78,6 +91,7 @@ class TicketsClient(Operations):
         shared: SharedState | None = None,
         dedup_window: float = 600.0,
         recover_window: float = 300.0,
+        clock_tolerance: float = 120.0,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -87,6 +101,7 @@ class TicketsClient(Operations):
         self.shared = shared or SharedState.in_memory()
         self.dedup_window = dedup_window
         self.recover_window = recover_window
+        self.clock_tolerance = clock_tolerance
         self.credential = f"{self.base_url}|{auth.identity if auth is not None else 'anonymous'}"
         self._timeout = httpx2.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
         self._transport = transport
@@ -138,8 +153,7 @@ class TicketsClient(Operations):
 
     async def create_ticket(self, **fields: Unpack[NewTicket]) -> CreateTicketResult:
         """Create a ticket, never twice (see the module docstring for dedup and recovery)."""
-        given = {**CREATE_DEFAULTS, **{k: v for k, v in fields.items() if v is not None}}
-        body = Operations._create_ticket.prepare((), given).body  # type: ignore[attr-defined]
+        body = new_ticket_body(**fields)
         key = payload_key(self.credential, "create_ticket", body)
 
         async def create() -> dict[str, Any]:
@@ -152,6 +166,39 @@ class TicketsClient(Operations):
             logger.info("create_ticket: identical payload within the dedup window, reusing the first")
             return result.model_copy(update={"reused": True, "recovered": False})
         return result
+
+    async def add_comment(self, number: TicketNumber, *, body: Body, files: Files | None = None) -> Comment:
+        """Add a comment, never twice; after an ambiguous failure, look for it in the thread."""
+        send = partial(super().add_comment, number, body=body, files=files)
+        return await recovery.add_comment(self, send, number, body)
+
+    async def close_ticket(
+        self, number: TicketNumber, *, score: CloseScore | None = None, comment: NonEmpty | None = None
+    ) -> TicketV1:
+        """Close a ticket, never twice; after an ambiguous failure, read it to see whether it closed."""
+        send = partial(super().close_ticket, number, score=score, comment=comment)
+        return await recovery.close_ticket(self, send, number)
+
+    async def reopen_ticket(
+        self, number: TicketNumber, *, body: Body, files: Files | None = None
+    ) -> TicketV1:
+        """Reopen a ticket, never twice; after an ambiguous failure, read it to see whether it is open."""
+        send = partial(super().reopen_ticket, number, body=body, files=files)
+        return await recovery.reopen_ticket(self, send, number)
+
+    async def rate_ticket(
+        self, number: TicketNumber, *, score: TicketScore, comment: NonEmpty | None = None
+    ) -> Vote:
+        """Rate a ticket, never twice; after an ambiguous failure, read its vote."""
+        send = partial(super().rate_ticket, number, score=score, comment=comment)
+        return await recovery.rate_ticket(self, send, number, score, comment)
+
+    async def rate_comment(
+        self, comment_id: CommentId, *, score: CommentScore, comment: NonEmpty | None = None
+    ) -> Vote:
+        """Rate a support reply, never twice; after an ambiguous failure, read its vote."""
+        send = partial(super().rate_comment, comment_id, score=score, comment=comment)
+        return await recovery.rate_comment(self, send, comment_id, score)
 
     async def create_ticket_legacy(self, **fields: Unpack[NewLegacyTicket]) -> TicketV1:
         """Deprecated v1 create; never re-sent after an ambiguous failure (no lookup)."""

@@ -9,9 +9,9 @@ instead of failing the whole response. Requests are typed in `operations.py` wit
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from tickets_mcp.api.types import TICKET_STATUSES
 
@@ -22,6 +22,24 @@ Localized = dict[str, str]
 
 class _Response(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    _recovered: bool = PrivateAttr(default=False)
+
+    @property
+    def recovered(self) -> bool:
+        """True when this object was not the write's own answer: the write failed ambiguously and a
+        lookup afterwards showed it went through (`recovery.py`). Never serialized."""
+        return self._recovered
+
+
+R = TypeVar("R", bound=_Response)
+
+
+def mark_recovered(obj: R) -> R:
+    """A copy of ``obj`` marked as found by a lookup after an ambiguous failure (``recovered``)."""
+    copy = obj.model_copy(deep=True)
+    copy._recovered = True
+    return copy
 
 
 # -- responses ----------------------------------------------------------------------------------

@@ -79,6 +79,24 @@ class NewTicket(TypedDict):
     body_values: NotRequired[dict[str, Any]]
 
 
+# The arrays the v2 create requires: sent empty when not given.
+NEW_TICKET_DEFAULTS: dict[str, Any] = {
+    "access_level": "account_users",
+    "products": [],
+    "keystone_projects": [],
+    "files": [],
+    "secrets": [],
+}
+
+
+def new_ticket_body(**fields: Any) -> dict[str, Any]:
+    """The exact JSON body ``create_ticket`` sends for these fields (None means not given): validated,
+    with the required arrays filled in. Raises `InvalidRequest` like the call would."""
+    given = {**NEW_TICKET_DEFAULTS, **{k: v for k, v in fields.items() if v is not None}}
+    request: Request = Operations._create_ticket.prepare((), given)  # type: ignore[attr-defined]
+    return request.body or {}
+
+
 class TicketSearch(TicketFilters, total=False):
     page: Page
     items_per_page: ItemsPerPage

@@ -193,8 +193,8 @@ class Caller:
                 yield
         except PacingTimeout as exc:
             raise RateLimited(
-                f"At most {limit} {what} per {self.pacer.policy.window_seconds:.0f} s for this credential; "
-                f"the next slot is free in {exc.wait:.0f} s. Nothing was sent; try again then.",
+                f"at most {limit} {what} per {self.pacer.policy.window_seconds:g} s for this account; the next "
+                f"slot is free in {exc.wait:.0f} s; nothing was sent",
                 operation=route.name,
                 status=None,
                 code="rate_limited",

@@ -54,6 +54,10 @@ class SandboxHandle:
     def journal(self) -> list[dict[str, Any]]:
         return self.state.journal.entries()
 
+    def writes(self) -> list[dict[str, Any]]:
+        """Journal entries that could change something upstream (every method but GET)."""
+        return [e for e in self.journal() if e["method"] != "GET"]
+
     def clear_journal(self) -> None:
         self.state.journal.clear()
 

@@ -22,7 +22,7 @@ CommentId = Annotated[t.CommentId, Field(description="Comment id.")]
 Body = Annotated[t.Body, Field(description="Comment text, 1..50000 characters.")]
 Files = Annotated[t.Files | None, Field(description="1..10 file UUIDs from the attachments API.")]
 Projects = Annotated[
-    t.Projects | None, Field(description="IAM project ids; required for access_level project_users.")
+    t.Projects | None, Field(description="IAM project ids (for access_level project_users).")
 ]
 OneProject = Annotated[t.OneProject | None, Field(description="Exactly one IAM project id (project_users).")]
 VoteComment = Annotated[t.NonEmpty | None, Field(description="Optional comment on the score.")]
@@ -32,15 +32,16 @@ Page = Annotated[
     Field(description=f"Page from the oldest comment, {THREAD_PAGE} each; default: the latest."),
 ]
 Before = Annotated[t.CommentId | None, Field(description="Cursor: the comments before this comment id.")]
+AllowSecrets = Annotated[
+    bool, Field(description="Send a text that looks like a secret (after the user agreed).")
+]
 
 
 class CategoryFieldArg(BaseModel):
-    """`api.types.CategoryFieldValue`, described for the model."""
+    # api.types.CategoryFieldValue, described for the model (a docstring would reach the schema)
 
-    key: t.Key = Field(description="Field key from get_category_fields.")
-    values: list[str] = Field(
-        min_length=1, description="Allowed value keys (one free-text value for text fields)."
-    )
+    key: t.Key = Field(description="From get_category_fields.")
+    values: list[str] = Field(min_length=1, description="Value keys, or one free-text value.")
 
 
 FILTERS: dict[str, str] = {

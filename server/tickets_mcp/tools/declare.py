@@ -88,13 +88,43 @@ class ToolSpec:
         building them is most of what serving a tool costs, so a server starts without it."""
         from mcp.server.mcpserver.tools.base import Tool
 
-        return Tool.from_function(
+        built = Tool.from_function(
             _answering_errors(self.handler),
             name=self.name,
             title=self.title,
             description=self.description,
             annotations=self.annotations,
         )
+        built.parameters = compact(built.parameters)
+        return built
+
+
+TRIVIAL = {("maximum", 2**63 - 1), ("minLength", 1), ("additionalProperties", True)}
+
+
+def _trivial(key: str, value: Any) -> bool:
+    return isinstance(value, int | bool) and (key, value) in TRIVIAL
+
+
+def compact(schema: Any) -> Any:
+    """An input schema as the model needs it (its tokens are paid on every request): no ``title``s, an
+    optional argument as its own type (``anyOf [T, null]`` with ``default null`` becomes ``T``), and none
+    of the bounds a model never trips over (an int64 ``maximum``, ``minLength: 1``,
+    ``additionalProperties: true``). The arguments are still validated against the full model."""
+    if isinstance(schema, list):
+        return [compact(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: compact(v) for k, v in schema.items() if k != "title" and not _trivial(k, v)}
+    if "properties" in schema:  # a property named "title" is an argument, not a title
+        out["properties"] = {name: compact(sub) for name, sub in schema["properties"].items()}
+    branches = out.get("anyOf")
+    if isinstance(branches, list) and out.get("default", 0) is None and {"type": "null"} in branches:
+        rest = [b for b in branches if b != {"type": "null"}]
+        if len(rest) == 1:
+            del out["anyOf"], out["default"]
+            out = {**rest[0], **out}
+    return out
 
 
 def _answering_errors(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

@@ -1,26 +1,48 @@
-"""Checks that make a ticket draft right the first time (used by dry runs and real creates alike).
+"""The dry run: a ticket draft judged the way the API judges it (used by dry runs and real creates alike).
 
-- categories and products exist in the catalog (cached with a TTL);
-- category fields: required ones present, keys known, values among the allowed values;
-- `project_users` needs keystone_projects;
-- no secret pasted into the summary or the first comment (use the API's `secrets` instead);
-- possible duplicates among the user's open tickets (a hint, not a refusal).
+What a draft that passes here is promised: the API accepts it, rate limits aside. Checked against the
+catalog (cached with a TTL):
+
+- every category is an **active** one (`list_categories(is_only_active=true)`);
+- every product exists (top-level or a sub-product);
+- every category field belongs to a chosen category, is given once, with at least one value; a field
+  without catalog values takes one free-text value; values of a field with catalog values are among them;
+- `project_users` access needs IAM projects.
+
+What the vendor's catalog does not describe is checked only where the catalog says it: a field is
+required only if it carries ``is_required: true``, single-valued only if its ``type`` is ``select``.
+Where a chosen category's fields do not say, `Draft.unchecked` says so plainly instead of guessing.
+Possible duplicates among the user's open tickets are a hint, never a refusal.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from tickets_mcp.api.models import CategoryField
 from tickets_mcp.tools.lifespan import AppState
 from tickets_mcp.tools.outputs import Problem
-from tickets_mcp.tools.safety import find_secrets
+from tickets_mcp.tools.results import shown
 from tickets_mcp.tools.views import TicketBrief, brief, ticket_view
 
 _WORD = re.compile(r"\w{3,}", re.UNICODE)
 DUPLICATE_SIMILARITY = 0.5
+
+
+@dataclass
+class Draft:
+    """The verdict on a draft: what must change, and what the catalog could not tell."""
+
+    problems: list[Problem] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+
+    def problem(self, where: str, message: str, allowed: Sequence[str] | None = None) -> None:
+        self.problems.append(
+            Problem(field=where, message=message, allowed=list(allowed) if allowed else None)
+        )
 
 
 async def _product_keys(state: AppState, wanted: Sequence[str]) -> set[str]:
@@ -34,79 +56,89 @@ async def _product_keys(state: AppState, wanted: Sequence[str]) -> set[str]:
     return keys
 
 
-async def _field_problems(
-    state: AppState, categories: Sequence[str], given: Sequence[Mapping[str, Any]]
-) -> list[Problem]:
-    problems: list[Problem] = []
+def _field_values(draft: Draft, i: int, spec: CategoryField, values: list[str]) -> None:
+    where = f"category_fields[{i}].values"
+    allowed = [v.key for v in spec.values]
+    if not values or not all(isinstance(v, str) and v for v in values):
+        draft.problem(where, f"field {spec.key!r} needs at least one non-empty value", allowed)
+    elif not allowed and len(values) != 1:
+        draft.problem(where, f"field {spec.key!r} takes one free-text value")
+    elif allowed and (bad := [v for v in values if v not in allowed]):
+        draft.problem(
+            where, f"value(s) {', '.join(map(shown, bad))} not allowed for field {spec.key!r}", allowed
+        )
+    elif spec.type == "select" and len(values) != 1:
+        draft.problem(where, f"field {spec.key!r} takes exactly one value", allowed)
+
+
+async def _check_fields(
+    state: AppState, draft: Draft, categories: Sequence[str], given: Sequence[Mapping[str, Any]]
+) -> None:
     fields: dict[str, CategoryField] = {}
     for category in categories:
         for f in await state.catalog.fields(category):
-            fields[f.key] = f
-    given_keys = {str(item.get("key")) for item in given}
+            fields.setdefault(f.key, f)
+    seen: set[str] = set()
     for i, item in enumerate(given):
         key = str(item.get("key"))
         spec = fields.get(key)
         if spec is None:
-            problems.append(
-                Problem(
-                    field=f"category_fields[{i}].key",
-                    message=f"unknown field {key!r} for categories {', '.join(categories)}",
-                    allowed=sorted(fields) or None,
-                )
+            draft.problem(
+                f"category_fields[{i}].key",
+                f"unknown field {shown(key)} for categories {', '.join(categories)}",
+                sorted(fields),
             )
-            continue
-        allowed = [v.key for v in spec.values]
-        values = [str(v) for v in item.get("values") or []]
-        if not values:
-            problems.append(
-                Problem(field=f"category_fields[{i}].values", message=f"field {key!r} has no value")
-            )
-        bad = [v for v in values if allowed and v not in allowed]
-        if bad:
-            problems.append(
-                Problem(
-                    field=f"category_fields[{i}].values",
-                    message=f"value(s) {', '.join(map(repr, bad))} not allowed for field {key!r}",
-                    allowed=allowed,
-                )
-            )
+        elif key in seen:
+            draft.problem(f"category_fields[{i}].key", f"field {key!r} is given twice")
+        else:
+            seen.add(key)
+            _field_values(draft, i, spec, list(item.get("values") or []))
     for key, spec in fields.items():
-        if spec.is_required and key not in given_keys:
-            allowed = [v.key for v in spec.values]
-            problems.append(
-                Problem(
-                    field="category_fields",
-                    message=f"required field {key!r} is missing"
-                    + (" (free text)" if not allowed else "; pick one of the allowed values"),
-                    allowed=allowed or None,
-                )
+        if spec.is_required and key not in seen:
+            free = "" if spec.values else " (free text)"
+            draft.problem(
+                "category_fields", f"required field {key!r} is missing{free}", [v.key for v in spec.values]
             )
-    return problems
+    silent = sorted(k for k, f in fields.items() if f.is_required is None and k not in seen)
+    if silent:
+        draft.unchecked.append(
+            f"the catalog does not say whether {', '.join(silent)} {'is' if len(silent) == 1 else 'are'} required"
+        )
+    several = sorted(
+        str(item.get("key"))
+        for item in given
+        if (spec := fields.get(str(item.get("key"))))
+        and spec.values
+        and spec.type is None
+        and len(item.get("values") or []) > 1
+    )
+    if several:
+        draft.unchecked.append(
+            f"the catalog does not say whether {', '.join(several)} take(s) several values"
+        )
 
 
-def secret_problems(summary: str, comment_body: str | None) -> list[Problem]:
-    problems = []
-    for name, text in (("summary", summary), ("comment_body", comment_body or "")):
-        for finding in find_secrets(text):
-            problems.append(
-                Problem(
-                    field=name,
-                    message=(
-                        f"looks like a secret ({finding.kind}: {finding.hint}). Remove it from the text; "
-                        "share credentials only through the API's secrets mechanism (pass secret IDs in `secrets`)."
-                    ),
-                )
-            )
-    return problems
-
-
-def mask_secrets(text: str | None) -> str | None:
-    """The text with every suspected secret replaced, so previews never echo a pasted key."""
-    if not text:
-        return text
-    for finding in sorted(find_secrets(text), key=lambda f: f.start, reverse=True):
-        text = f"{text[: finding.start]}[{finding.kind} removed]{text[finding.end :]}"
-    return text
+async def check_draft(state: AppState, draft_: Mapping[str, Any]) -> Draft:
+    """The verdict on a draft (its problems empty when the API will accept it)."""
+    draft = Draft()
+    active = {c.key for c in await state.catalog.categories()}
+    chosen = []
+    for i, key in enumerate(draft_.get("categories") or []):
+        if key in active:
+            chosen.append(key)
+        else:
+            draft.problem(f"categories[{i}]", f"unknown or inactive category {shown(key)}", sorted(active))
+    wanted = list(draft_.get("products") or [])
+    if wanted:
+        known = await _product_keys(state, wanted)
+        for i, key in enumerate(wanted):
+            if key not in known:
+                draft.problem(f"products[{i}]", f"unknown product {shown(key)}", sorted(known))
+    if chosen:
+        await _check_fields(state, draft, chosen, draft_.get("category_fields") or [])
+    if draft_.get("access_level") == "project_users" and not draft_.get("keystone_projects"):
+        draft.problem("keystone_projects", "access_level project_users needs at least one IAM project id")
+    return draft
 
 
 def _words(text: str) -> set[str]:
@@ -125,40 +157,3 @@ async def possible_duplicates(state: AppState, summary: str) -> list[TicketBrief
         if other and len(words & other) / len(words | other) >= DUPLICATE_SIMILARITY:
             found.append(brief(ticket_view(item)))
     return found[:5]
-
-
-async def check_draft(state: AppState, draft: Mapping[str, Any]) -> list[Problem]:
-    """Every problem with a draft, or [] when it can be sent as is."""
-    problems: list[Problem] = []
-    known = {c.key for c in await state.catalog.categories()}
-    valid_categories = []
-    for i, key in enumerate(draft.get("categories") or []):
-        if key in known:
-            valid_categories.append(key)
-        else:
-            problems.append(
-                Problem(field=f"categories[{i}]", message=f"unknown category {key!r}", allowed=sorted(known))
-            )
-    wanted = list(draft.get("products") or [])
-    if wanted:
-        product_keys = await _product_keys(state, wanted)
-        for i, key in enumerate(wanted):
-            if key not in product_keys:
-                problems.append(
-                    Problem(
-                        field=f"products[{i}]",
-                        message=f"unknown product {key!r}",
-                        allowed=sorted(product_keys),
-                    )
-                )
-    if valid_categories:
-        problems += await _field_problems(state, valid_categories, draft.get("category_fields") or [])
-    if draft.get("access_level") == "project_users" and not draft.get("keystone_projects"):
-        problems.append(
-            Problem(
-                field="keystone_projects",
-                message="access_level project_users needs at least one IAM project id",
-            )
-        )
-    problems += secret_problems(str(draft.get("summary") or ""), draft.get("comment_body"))
-    return problems

@@ -52,14 +52,19 @@ class CatalogCache:
             self._entries[key] = (time.monotonic(), value)
             return value
 
-    async def categories(self) -> list[Category]:
-        return await self._get("categories", lambda: self._state.client.list_categories())
+    async def categories(self, active_only: bool = True, **sort: str) -> list[Category]:
+        """The categories a ticket can be created in (the active ones), or all of them."""
+        client = self._state.client
+        key = ("categories", active_only, *sorted(sort.items()))
+        return await self._get(key, lambda: client.list_categories(is_only_active=active_only, **sort))
 
     async def fields(self, category: str) -> list[CategoryField]:
         return await self._get(("fields", category), lambda: self._state.client.get_category_fields(category))
 
-    async def products(self, parent: str | None = None) -> list[Product]:
-        return await self._get(("products", parent), lambda: self._state.client.list_products(parent=parent))
+    async def products(self, parent: str | None = None, **sort: str) -> list[Product]:
+        client = self._state.client
+        key = ("products", parent, *sorted(sort.items()))
+        return await self._get(key, lambda: client.list_products(parent=parent, **sort))
 
 
 class SessionLimit:

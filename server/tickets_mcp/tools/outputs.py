@@ -50,10 +50,22 @@ class Problem(BaseModel):
 
 
 class DraftOutcome(BaseModel):
-    outcome: Literal["dry_run", "created", "refused"]
+    outcome: Literal["dry_run", "created", "refused", "declined", "cancelled"]
+    sent: bool = Field(False, description="Whether anything was sent to the Tickets API.")
     problems: list[Problem] = Field(default_factory=list)
+    unchecked: list[str] | None = Field(
+        None, description="What the catalog does not say, so was not checked."
+    )
+    warnings: list[str] | None = Field(
+        None, description="Not a problem for the API, but worth the user's attention."
+    )
     possible_duplicates: list[TicketBrief] = Field(default_factory=list)
-    preview: dict[str, Any] | None = Field(None, description="Exactly what would be (or was) sent.")
+    preview: dict[str, Any] | None = Field(
+        None, description="Exactly what would be (or was) sent; a suspected secret masked by its kind."
+    )
+    cleaned: dict[str, int] | None = Field(
+        None, description="Control or invisible characters removed, per field."
+    )
     ticket: TicketView | None = None
     recovered: bool | None = Field(
         None, description="Found after an ambiguous failure instead of re-sending."
@@ -71,6 +83,12 @@ class WriteOutcome(BaseModel):
     ticket: TicketView | None = None
     comment: CommentView | None = None
     vote_score: int | None = None
+    cleaned: dict[str, int] | None = Field(
+        None, description="Control or invisible characters removed, per field."
+    )
+    recovered: bool | None = Field(
+        None, description="Found after an ambiguous failure instead of re-sending."
+    )
 
 
 class CatalogList(BaseModel):

@@ -15,8 +15,9 @@ validated into the pydantic models :class:`PromptFile` and :class:`PromptArgumen
     +++
     Template body with {{number}} and {{thread}} placeholders.
 
-Top-level keys are exactly ``name``, ``title``, ``description`` and ``arguments`` (optional), before the
-first ``[[arguments]]``; argument keys are ``name``, ``description``, ``required`` and an optional
+Top-level keys are ``name``, ``title``, ``description``, ``writes`` (optional: ``true`` for a prompt that
+leads the model to a write, such as creating a ticket or commenting; read-only servers do not list it) and
+``arguments`` (optional), before the first ``[[arguments]]``; argument keys are ``name``, ``description``, ``required`` and an optional
 ``default``. Types are strict (``required = "yes"`` is an error); argument names are unique and not data
 keys. Any problem is a :class:`PromptFileError` naming the file and the line (TOML) or field (pydantic).
 
@@ -26,7 +27,9 @@ Placeholders are ``{{key}}`` where ``key`` is a declared argument or a data key:
 - ``thread``: the trimmed thread of ticket ``number``; it must stand alone on a line and is sent as an
   **embedded resource** (uri ``tickets://N``, Markdown) between the text before and after it;
 - ``thread_uri``: ``tickets://N``;
-- ``awaiting_client``: the tickets that await the client, each with support's latest message.
+- ``awaiting_client``: the tickets that await the client, each with support's latest message;
+- ``answer_language``: the language to answer in (``English``, ``Russian``): the ``language`` argument
+  when the prompt has one and it is given, else the server's ``--language``.
 
 An unknown placeholder fails at load time, never as a silent blank. A missing optional argument takes its
 ``default`` (empty if none is declared), except ``language``, which falls back to the server's language.
@@ -62,7 +65,7 @@ __all__ = [
     "render_template",
 ]
 
-DATA_KEYS = frozenset({"catalog", "thread", "thread_uri", "awaiting_client"})
+DATA_KEYS = frozenset({"catalog", "thread", "thread_uri", "awaiting_client", "answer_language"})
 RESOURCE_KEYS = frozenset({"thread"})
 NEEDS_NUMBER = frozenset({"thread", "thread_uri"})
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -102,6 +105,7 @@ class PromptFile(BaseModel):
     name: SnakeCase
     title: Text
     description: Text
+    writes: bool = False  # leads the model to a write (create, comment): not listed in read-only mode
     arguments: list[PromptArgument] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 
+from tickets_mcp.api import NotFound, TicketsApiError
 from tickets_mcp.tools.lifespan import AppState, charge_session, state_of
 from tickets_mcp.tools.prompt_files import NEEDS_NUMBER, RESOURCE_KEYS, PromptSpec, fill
 from tickets_mcp.tools.reading import read_latest, read_thread, render_latest, tool_howto
@@ -22,8 +24,10 @@ from tickets_mcp.tools.render import (
     estimate_tokens,
     render_categories,
     render_category_fields,
+    render_products,
     render_ticket_list,
 )
+from tickets_mcp.tools.results import shown
 from tickets_mcp.tools.threads import Selection
 from tickets_mcp.tools.views import brief, field_view, named, ticket_view
 
@@ -40,6 +44,7 @@ class PromptData:
         return cls(state_of(ctx), charge_session(ctx))
 
     async def catalog_markdown(self, language: str) -> str:
+        """The active categories with their fields, then the products with their sub-products."""
         state = self._state
         categories = await state.catalog.categories()
         parts = [render_categories([named(c, language) for c in categories])]
@@ -47,6 +52,14 @@ class PromptData:
             fields = [field_view(f, language) for f in await state.catalog.fields(c.key)]
             if fields:
                 parts.append(render_category_fields(c.key, fields))
+        products = await state.catalog.products()
+        parts.append(render_products([named(p, language) for p in products]))
+        for product in products:
+            subs = await state.catalog.products(product.key)
+            if subs:
+                parts.append(
+                    f"Sub-products of {product.key}:\n" + render_products([named(p, language) for p in subs])
+                )
         return "\n\n".join(parts)
 
     async def thread(self, number: int) -> tuple[str, str]:
@@ -86,8 +99,11 @@ def _bad_argument(message: str) -> Exception:
 def _number(raw: str | None) -> int:
     text = (raw or "").strip().lstrip("#")
     if not text.isdigit() or int(text) < 1:
-        raise _bad_argument(f"number must be a positive ticket number, got {raw!r}")
+        raise _bad_argument(f"number must be a positive ticket number, got {shown(raw)}")
     return int(text)
+
+
+LANGUAGES = {"en": "English", "ru": "Russian"}
 
 
 async def _values(spec: PromptSpec, args: Mapping[str, Any], data: Any, language: str) -> dict[str, str]:
@@ -95,15 +111,27 @@ async def _values(spec: PromptSpec, args: Mapping[str, Any], data: Any, language
     for arg in spec.arguments:
         given = args.get(arg.name)
         values[arg.name] = str(given) if given not in (None, "") else (arg.default or "")
-    if "language" in values and not values["language"]:
-        values["language"] = language
+    if "language" in values:
+        values["language"] = values["language"].strip().lower() or language
+        if values["language"] not in LANGUAGES:
+            raise _bad_argument(
+                f"language must be one of {', '.join(LANGUAGES)}, got {shown(values['language'])}"
+            )
+        language = values["language"]
+    values["answer_language"] = LANGUAGES.get(language, language)
     used = spec.placeholders
     if "catalog" in used:
-        values["catalog"] = await data.catalog_markdown(values.get("language") or language)
+        values["catalog"] = await data.catalog_markdown(language)
     if used & NEEDS_NUMBER:
         number = _number(values.get("number"))
         values["number"] = str(number)
-        values["thread_uri"], values["thread"] = await data.thread(number)
+        try:
+            values["thread_uri"], values["thread"] = await data.thread(number)
+        except NotFound:
+            raise _bad_argument(
+                f"ticket {number} does not exist or is not visible to this account; "
+                "search_tickets finds the numbers"
+            ) from None
     if "awaiting_client" in used:
         values["awaiting_client"] = await data.awaiting_client_markdown()
     return values
@@ -141,12 +169,16 @@ def register_prompts(
     specs: list[PromptSpec],
     *,
     language: str,
+    read_only: bool = False,
     provider: Provider = PromptData.from_context,
 ) -> None:
-    """Serve each spec under its declared arguments; ``language`` is the server's (``--language``)."""
+    """Serve each spec under its declared arguments; ``language`` is the server's (``--language``). In
+    read-only mode a prompt that leads to a write (``writes = true``) is not served. A middleware checks
+    `prompts/get` first: a missing required argument is an invalid-params error that names it."""
     from mcp.server.mcpserver.prompts import base
 
-    for spec in specs:
+    served = {spec.name: spec for spec in specs if not (read_only and spec.meta.writes)}
+    for spec in served.values():
         arguments = [
             base.PromptArgument(name=a.name, description=a.description, required=a.required)
             for a in spec.arguments
@@ -162,6 +194,20 @@ def register_prompts(
             )
         )
 
+    async def check_arguments(ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "prompts/get":
+            params = ctx.params or {}
+            spec = served.get(str(params.get("name")))
+            given = params.get("arguments") or {}
+            if spec is not None and (
+                missing := [a for a in spec.arguments if a.required and not given.get(a.name)]
+            ):
+                listed = "; ".join(f"{a.name} ({a.description})" for a in missing)
+                raise _bad_argument(f"prompt {spec.name} needs the argument(s): {listed}")
+        return await call_next(ctx)
+
+    server.middleware.append(check_arguments)
+
 
 def _renderer(spec: PromptSpec, provider: Provider, language: str) -> Callable[..., Awaitable[list[Any]]]:
     declared = {a.name for a in spec.arguments}
@@ -170,7 +216,20 @@ def _renderer(spec: PromptSpec, provider: Provider, language: str) -> Callable[.
         unknown = set(kwargs) - declared
         if unknown:
             raise _bad_argument(f"prompt {spec.name} has no argument(s) {sorted(unknown)}")
-        values = await _values(spec, kwargs, provider(ctx), language)
+        try:
+            values = await _values(spec, kwargs, provider(ctx), language)
+        except TicketsApiError as exc:
+            raise _api_error(spec, exc) from None
         return _messages(spec, values)
 
     return render
+
+
+def _api_error(spec: PromptSpec, exc: TicketsApiError) -> Exception:
+    """A Tickets API error while reading a prompt's data, as a JSON-RPC error (no traceback is logged)."""
+    from mcp.shared.exceptions import MCPError
+    from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
+
+    if isinstance(exc, NotFound):
+        return MCPError(INVALID_PARAMS, f"prompt {spec.name}: not found: {exc.message}")
+    return MCPError(INTERNAL_ERROR, f"prompt {spec.name}: the Tickets API failed: {exc.message}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from tickets_mcp.settings import Toolset
 from tickets_mcp.tools.declare import ToolSpec
-from tickets_mcp.tools.toolsets import catalog, comments, legacy, tickets
+from tickets_mcp.tools.toolsets import catalog, comments, legacy, ticket_writes, tickets
 
 TOOLSETS: dict[Toolset, tuple[ToolSpec, ...]] = {
-    "tickets": tickets.TOOLS,
+    "tickets": tickets.TOOLS + ticket_writes.TOOLS,
     "comments": comments.TOOLS,
     "catalog": catalog.TOOLS,
     "legacy": legacy.TOOLS,

@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -29,7 +30,7 @@ from tickets_mcp.tools.lifespan import AppState, caller_of
 from tickets_mcp.tools.prompt_files import load_prompts
 from tickets_mcp.tools.prompts import register_prompts
 from tickets_mcp.tools.resources import list_resources, read_static, register_resources
-from tickets_mcp.tools.results import fail
+from tickets_mcp.tools.results import fail, shown
 from tickets_mcp.tools.sdk import SdkServer, add_request_handler, add_tool
 from tickets_mcp.tools.watch import listening
 
@@ -102,19 +103,31 @@ class ToolGate:
                 retry_after_seconds=seconds,
             )
         spec = self.enabled.get(name)
-        if spec is not None:
-            try:
-                spec.sdk_tool.fn_metadata.validate_arguments(params.get("arguments") or {})
-            except ValidationError as exc:
-                return invalid_arguments(name, exc)
-        return await call_next(ctx)
+        if spec is None:
+            return await call_next(ctx)
+        arguments = none_for_empty(spec.sdk_tool.parameters, params.get("arguments") or {})
+        try:
+            spec.sdk_tool.fn_metadata.validate_arguments(arguments)
+        except ValidationError as exc:
+            return invalid_arguments(name, exc)
+        return await call_next(replace(ctx, params={**params, "arguments": arguments}))
+
+
+def none_for_empty(schema: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
+    """What models commonly send for "none": ``[]``, ``null`` or ``""`` for an optional argument. Such an
+    argument is left out, so it means what its absence means."""
+    required = set(schema.get("required", []))
+    return {k: v for k, v in arguments.items() if k in required or v not in ([], None, "")}
 
 
 def invalid_arguments(tool: str, error: ValidationError) -> Any:
     fields = []
-    for err in error.errors(include_url=False, include_input=False):
+    for err in error.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "arguments"
-        fields.append({"field": loc, "reason": err["msg"]})
+        reason = err["msg"] + (
+            f" (got {shown(err['input'])})" if "input" in err and err["type"] != "missing" else ""
+        )
+        fields.append({"field": loc, "reason": reason})
     detail = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
     return fail(
         f"Invalid arguments for {tool}, nothing was sent: {detail}. Fix these fields and call again.",
@@ -174,5 +187,5 @@ def build_server(settings: Settings) -> TicketsServer:
     mcp.middleware.extend([gate, listening])
     add_request_handler(mcp, "logging/setLevel", SetLevelRequestParams, _accept_log_level)
     register_resources(mcp)
-    register_prompts(mcp, load_prompts(), language=settings.language)
+    register_prompts(mcp, load_prompts(), language=settings.language, read_only=settings.read_only)
     return mcp

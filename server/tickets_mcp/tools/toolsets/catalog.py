@@ -17,13 +17,28 @@ from tickets_mcp.tools.render import render_categories, render_category_fields, 
 from tickets_mcp.tools.results import ok
 from tickets_mcp.tools.views import field_view, named
 
+SortBy = Annotated[t.NonEmpty | None, Field(description="Field to sort by; default view_priority.")]
+
+
+def _sort(sort_by: str | None, sort_by_order: str | None) -> dict[str, str]:
+    return {k: v for k, v in {"sort_by": sort_by, "sort_by_order": sort_by_order}.items() if v is not None}
+
 
 @tool("catalog", READ, title="List categories")
-async def list_categories(ctx: Context) -> Annotated[CallToolResult, CatalogList]:
+async def list_categories(
+    ctx: Context,
+    is_only_active: Annotated[bool, Field(description="Only categories a ticket can be created in.")] = True,
+    sort_by: SortBy = None,
+    sort_by_order: t.SortOrder | None = None,
+) -> Annotated[CallToolResult, CatalogList]:
     """List ticket categories (keys for create_ticket's categories), with descriptions."""
     state = state_of(ctx)
-    items = [named(c, state.settings.language) for c in await state.catalog.categories()]
-    return ok(render_categories(items), CatalogList(items=items))
+    found = await state.catalog.categories(is_only_active, **_sort(sort_by, sort_by_order))
+    items = [named(c, state.settings.language) for c in found]
+    return ok(
+        render_categories(items, what="categories" if is_only_active else "categories, inactive ones too"),
+        CatalogList(items=items),
+    )
 
 
 @tool("catalog", READ, title="Get category fields")
@@ -40,10 +55,15 @@ async def get_category_fields(
 async def list_products(
     ctx: Context,
     parent: Annotated[t.Key | None, Field(description="Parent product key, for its sub-products.")] = None,
+    sort_by: SortBy = None,
+    sort_by_order: t.SortOrder | None = None,
 ) -> Annotated[CallToolResult, CatalogList]:
     """List products (keys for create_ticket's products); pass parent to list a product's sub-products."""
     state = state_of(ctx)
-    items = [named(p, state.settings.language) for p in await state.catalog.products(parent)]
+    items = [
+        named(p, state.settings.language)
+        for p in await state.catalog.products(parent, **_sort(sort_by, sort_by_order))
+    ]
     return ok(render_products(items), CatalogList(items=items))
 
 

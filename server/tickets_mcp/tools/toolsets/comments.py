@@ -10,29 +10,77 @@ from pydantic import Field
 
 from tickets_mcp.api import InvalidRequest
 from tickets_mcp.api import types as t
-from tickets_mcp.tools.arguments import Before, Body, CommentId, Files, Number, Page, VoteComment
-from tickets_mcp.tools.consent import Confirm, ask, not_sent
+from tickets_mcp.tools.arguments import (
+    AllowSecrets,
+    Before,
+    Body,
+    CommentId,
+    Files,
+    Number,
+    Page,
+    VoteComment,
+)
+from tickets_mcp.tools.consent import (
+    Confirm,
+    Plan,
+    Refusal,
+    consent_to,
+    done,
+    not_sent,
+    outbound,
+    planner,
+)
 from tickets_mcp.tools.declare import ADD, READ, tool
 from tickets_mcp.tools.lifespan import progress_to, state_of
 from tickets_mcp.tools.outputs import CommentList, WriteOutcome
 from tickets_mcp.tools.reading import CommentPart, comment_part, read_thread, tool_howto
 from tickets_mcp.tools.results import fail, ok
 from tickets_mcp.tools.threads import CLOSED_NOTE, Selection, is_closed_refusal
-from tickets_mcp.tools.views import comment_view
+from tickets_mcp.tools.views import comment_view, ticket_view
+
+
+@planner("Add a comment")
+async def _comment_plan(
+    ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool
+) -> Plan:
+    texts, about = outbound({"body": body}, allow_secrets=allow_secrets)
+    action = f"Add a comment to ticket {number}"
+    if "refusal" in about:
+        return Plan(action=action, **about)
+    plan = Plan(
+        action=action,
+        body={"body": texts["body"], "files": [str(f) for f in files] if files else None},
+        **about,
+    )
+    if plan.asks and ticket_view(await state_of(ctx).client.get_ticket(number)).closed:
+        why = f"ticket {number} is closed: reopen_ticket(number={number}, body=...) to continue its conversation."
+        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "ticket_closed"))
+    return plan
+
+
+_COMMENT_CONSENT = consent_to(_comment_plan)
 
 
 @tool("comments", ADD, title="Add comment")
 async def add_comment(
-    ctx: Context, number: Number, body: Body, files: Files = None
+    ctx: Context,
+    number: Number,
+    body: Body,
+    plan: Annotated[Plan, Resolve(_comment_plan)],
+    consent: Annotated[ElicitationResult[Confirm], Resolve(_COMMENT_CONSENT)],
+    files: Files = None,
+    allow_secrets: AllowSecrets = False,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Post a comment to an open ticket as the client (closed tickets need reopen_ticket first)."""
+    if refused := not_sent(ctx, plan, consent, number=number):
+        return refused
     with progress_to(ctx):
-        comment = await state_of(ctx).client.add_comment(number, body=body, files=files)
+        comment = await state_of(ctx).client.add_comment(
+            number, **{k: v for k, v in plan.body.items() if v is not None}
+        )
     view = comment_view(comment)
-    return ok(
-        f"Comment {view.id} added to ticket #{number}.",
-        WriteOutcome(outcome="done", sent=True, number=number, comment_id=view.id, comment=view),
-    )
+    text = f"Comment {view.id} added to ticket #{number}."
+    return done(text, plan, comment, number=number, comment_id=view.id, comment=view)
 
 
 @tool("comments", READ, title="List comments")
@@ -67,9 +115,41 @@ async def get_comment(
     return ok(text, part)
 
 
-async def _confirm_vote(ctx: Context, comment_id: int, score: int, comment: str | None) -> Any:
+@planner("Rate the comment")
+async def _vote_plan(
+    ctx: Context, comment_id: int, score: int, comment: str | None, allow_secrets: bool
+) -> Plan:
     verb = "helpful" if score == 1 else "not helpful"
-    return ask(ctx, f"Mark support comment {comment_id} as {verb}?", {"score": score, "comment": comment})
+    action = f"Mark support comment {comment_id} as {verb}"
+    texts, about = outbound({"comment": comment}, allow_secrets=allow_secrets)
+    if "refusal" in about:
+        return Plan(action=action, **about)
+    try:
+        target = await state_of(ctx).client.get_comment(comment_id)
+    except InvalidRequest as exc:
+        if not is_closed_refusal(exc):
+            raise
+        return Plan(
+            action=action,
+            refusal=Refusal(
+                f"Not sent: comment {comment_id} is in a closed ticket: {CLOSED_NOTE}", "ticket_closed"
+            ),
+        )
+    if target.is_client_author:
+        why = f"comment {comment_id} was written by the client; only support replies can be rated."
+        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "not_votable"))
+    if target.vote is not None and target.vote.score is not None:
+        why = f"comment {comment_id} is already rated ({target.vote.score:+d})."
+        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "not_votable"))
+    return Plan(
+        action=action,
+        body={k: v for k, v in {"score": score, **texts}.items() if v is not None},
+        always_ask=True,
+        **about,
+    )
+
+
+_VOTE_CONSENT = consent_to(_vote_plan)
 
 
 @tool("comments", ADD, title="Rate comment", consent=True)
@@ -77,18 +157,17 @@ async def rate_comment(
     ctx: Context,
     comment_id: CommentId,
     score: Annotated[t.CommentScore, Field(description="1 = helpful, -1 = not helpful.")],
-    consent: Annotated[ElicitationResult[Confirm], Resolve(_confirm_vote)],
+    plan: Annotated[Plan, Resolve(_vote_plan)],
+    consent: Annotated[ElicitationResult[Confirm], Resolve(_VOTE_CONSENT)],
     comment: VoteComment = None,
+    allow_secrets: AllowSecrets = False,
 ) -> Annotated[CallToolResult, WriteOutcome]:
     """Mark a support comment as helpful (1) or not (-1); asks the user first."""
-    if refused := not_sent(ctx, consent, f"rating comment {comment_id}", comment_id=comment_id):
+    if refused := not_sent(ctx, plan, consent, comment_id=comment_id):
         return refused
-    vote = await state_of(ctx).client.rate_comment(comment_id, score=score, comment=comment)
+    vote = await state_of(ctx).client.rate_comment(comment_id, **plan.body)
     given = vote.score if vote.score is not None else score
-    return ok(
-        f"Rated comment {comment_id}: {given}.",
-        WriteOutcome(outcome="done", sent=True, comment_id=comment_id, vote_score=given),
-    )
+    return done(f"Rated comment {comment_id}: {given}.", plan, vote, comment_id=comment_id, vote_score=given)
 
 
 TOOLS = (add_comment, list_comments, get_comment, rate_comment)
