@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a check failed (doctor, demo); 2 bad configuration or u
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -44,6 +45,12 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--transport": {"choices": ["stdio", "http"], "help": "stdio (default) or streamable http"},
     "--host": {"help": "HTTP bind address (default 127.0.0.1)"},
     "--port": {"type": int, "help": "HTTP port (default 8000)"},
+    "--behind-auth-proxy": {
+        "action": "store_true",
+        "default": None,
+        "help": "allow a non-loopback HTTP bind without TICKETS_MCP_HTTP_TOKEN: only behind a proxy that "
+        "authenticates every request",
+    },
     "--stateless": {"action": "store_true", "default": None, "help": "stateless streamable HTTP"},
     "--json-response": {
         "action": "store_true",
@@ -108,6 +115,20 @@ def serve(settings: Any) -> int:
             file=sys.stderr,
         )
         return 2
+    from tickets_mcp.settings import exposure_problem, is_loopback
+
+    problem = exposure_problem(settings)
+    if problem is not None:
+        print(f"tickets-mcp: refusing to start: {problem}", file=sys.stderr)
+        return 2
+    if settings.transport == "http" and not is_loopback(settings.host) and settings.http_token is None:
+        logging.getLogger("tickets_mcp").warning(
+            "HTTP listens on %s WITHOUT an auth gate (--behind-auth-proxy): every request must be "
+            "authenticated by the proxy in front of this server, or anyone reaching port %s acts with "
+            "its Selectel credentials",
+            settings.host,
+            settings.port,
+        )
     from tickets_mcp.runtime import resolved_settings
 
     with resolved_settings(settings) as ready:

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import anyio
 
-from tickets_mcp.settings import DEFAULT_BASE_URL, Settings
+from tickets_mcp.settings import DEFAULT_BASE_URL, Settings, exposure_problem, is_loopback
 
 OK, WARN, FAIL = "✓", "!", "✗"
 # The API's own limits (the vendor's rate-limit page): pacing above them only produces 429s.
@@ -29,7 +29,6 @@ API_COMMENTS_PER_MINUTE = 60
 # valid locally after the server has expired it (or the reverse).
 SKEW_WARN_SECONDS = 30.0
 SKEW_FAIL_SECONDS = 300.0
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 AUTH_DESCRIPTIONS = {
     "sandbox": "sandbox (demo token of the embedded sandbox, X-Token header)",
@@ -74,12 +73,12 @@ def check_settings(settings: Settings, report: Report) -> bool:
         f"{'read-only' if settings.read_only else 'read-write'}, transport {settings.transport}"
     )
     if settings.transport == "http":
-        exposed = settings.host not in LOOPBACK
-        if exposed and settings.http_token is None:
-            report.fail(
-                f"HTTP binds {settings.host} without TICKETS_MCP_HTTP_TOKEN: anyone on the network could "
-                "use your tickets; set a bearer token or bind 127.0.0.1",
-                config=True,
+        problem = exposure_problem(settings)
+        if problem is not None:
+            report.fail(problem, config=True)
+        elif settings.http_token is None and not is_loopback(settings.host):
+            report.ok(
+                f"HTTP on {settings.host}:{settings.port}/mcp with no gate of its own (--behind-auth-proxy)"
             )
         else:
             bearer = "bearer token required" if settings.http_token else "no bearer token (loopback only)"

@@ -6,6 +6,7 @@ Every setting has one environment variable; the CLI maps its flags onto the same
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal, get_args
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -69,6 +70,9 @@ class Settings(BaseSettings):
     http_token: SecretStr | None = Field(None, validation_alias=_env("http_token", "TICKETS_MCP_HTTP_TOKEN"))
     allowed_origins: tuple[str, ...] = Field(
         (), validation_alias=_env("allowed_origins", "TICKETS_MCP_ALLOWED_ORIGINS")
+    )
+    behind_auth_proxy: bool = Field(
+        False, validation_alias=_env("behind_auth_proxy", "TICKETS_MCP_BEHIND_AUTH_PROXY")
     )
 
     # Limits and budgets.
@@ -150,3 +154,29 @@ class Settings(BaseSettings):
         """Every secret value, for the redacting log filter."""
         values = [self.token, self.iam_token, self.password, self.http_token]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` reaches only this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def exposure_problem(settings: Settings) -> str | None:
+    """Why serving HTTP with these settings would hand the user's tickets to anyone on the network, or
+    None. A non-loopback bind needs a gate (``TICKETS_MCP_HTTP_TOKEN``) or the explicit opt-out for a
+    deployment behind an authenticating proxy (``--behind-auth-proxy``)."""
+    if settings.transport != "http" or is_loopback(settings.host) or settings.http_token is not None:
+        return None
+    if settings.behind_auth_proxy:
+        return None
+    return (
+        f"HTTP would listen on {settings.host} with no auth gate: anyone who can reach port {settings.port} "
+        "could act with these Selectel credentials. Set TICKETS_MCP_HTTP_TOKEN (clients then send "
+        "Authorization: Bearer <token>), or bind 127.0.0.1 (--host 127.0.0.1), or, only behind a proxy "
+        "that authenticates every request, pass --behind-auth-proxy."
+    )

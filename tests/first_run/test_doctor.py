@@ -86,7 +86,7 @@ def test_unreachable_api_fails_with_exit_1() -> None:
 
 def test_exposed_http_bind_without_token_is_exit_2() -> None:
     code, out = doctor(sandbox=True, transport="http", host="0.0.0.0")
-    assert code == 2 and "✗ HTTP binds 0.0.0.0 without TICKETS_MCP_HTTP_TOKEN" in out
+    assert code == 2 and "✗ HTTP would listen on 0.0.0.0 with no auth gate" in out
     code, out = doctor(sandbox=True, transport="http", host="0.0.0.0", http_token=SecretStr(CANARY))
     assert code == 0 and "bearer token required" in out and CANARY not in out
 

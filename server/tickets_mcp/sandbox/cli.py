@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from typing import Any
@@ -46,7 +47,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="fault rule: JSON, KIND[,KIND] (sequence) or P:KIND[,KIND] (probability)",
     )
     parser.add_argument("--no-seed", action="store_true", help="do not load demo data into an empty store")
+    parser.add_argument(
+        "--expose",
+        action="store_true",
+        help="allow a non-loopback --host: the sandbox has no access control (its admin API needs no token)",
+    )
     return parser
+
+
+def _loopback(host: str) -> bool:
+    """Binding ``host`` reaches only this machine. (The server's own check is in settings.py; the sandbox
+    imports nothing of the server.)"""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +75,16 @@ def run(args: argparse.Namespace) -> int:
     from tickets_mcp.sandbox.runner import bind_socket
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if not _loopback(args.host):
+        if not args.expose:
+            print(
+                f"tickets-mcp sandbox: refusing to listen on {args.host}: the sandbox has no access control "
+                "(anyone reaching the port can read and change its data and fault plan). Bind 127.0.0.1, or "
+                "pass --expose to serve it on this address on purpose.",
+                file=sys.stderr,
+            )
+            return 2
+        log.warning("the sandbox listens on %s with no access control (--expose)", args.host)
     try:
         rules = [parse_cli_spec(spec) for spec in args.fault]
         config = SandboxConfig(
