@@ -226,40 +226,35 @@ def _is_closed(ticket: TicketV1) -> bool:
 
 async def close_ticket(client: Client, send: Callable[[], Awaitable[TicketV1]], number: int) -> TicketV1:
     """Close once; after an ambiguous failure, read the ticket: closed means it went through."""
-
-    async def look() -> TicketV1 | None:
-        ticket = await client.get_ticket_legacy(number)
-        return ticket if _is_closed(ticket) else None
-
-    return await write(
-        send,
-        lambda _: Check(
-            "close_ticket",
-            look,
-            f"ticket {number}",
-            "is still open",
-            "it was not closed",
-            f"read ticket {number} (get_ticket) to see whether it is closed",
-        ),
-    )
+    return await _set_closed(client, send, number, closed=True)
 
 
 async def reopen_ticket(client: Client, send: Callable[[], Awaitable[TicketV1]], number: int) -> TicketV1:
     """Reopen once; after an ambiguous failure, read the ticket: open means it went through."""
+    return await _set_closed(client, send, number, closed=False)
 
+
+async def _set_closed(
+    client: Client, send: Callable[[], Awaitable[TicketV1]], number: int, *, closed: bool
+) -> TicketV1:
     async def look() -> TicketV1 | None:
         ticket = await client.get_ticket_legacy(number)
-        return None if _is_closed(ticket) else ticket
+        return ticket if _is_closed(ticket) == closed else None
 
+    operation, now, verb, state = (
+        ("close_ticket", "is still open", "closed", "closed")
+        if closed
+        else ("reopen_ticket", "is still closed", "reopened", "open again")
+    )
     return await write(
         send,
         lambda _: Check(
-            "reopen_ticket",
+            operation,
             look,
             f"ticket {number}",
-            "is still closed",
-            "it was not reopened",
-            f"read ticket {number} (get_ticket) to see whether it is open again",
+            now,
+            f"it was not {verb}",
+            f"read ticket {number} (get_ticket) to see whether it is {state}",
         ),
     )
 

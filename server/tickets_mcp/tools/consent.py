@@ -113,6 +113,12 @@ def outbound(texts: dict[str, str | None], *, allow_secrets: bool) -> tuple[dict
     return kept, details
 
 
+def vote_plan(action: str, score: int, texts: dict[str, str], about: dict[str, Any]) -> Plan:
+    """The plan of a vote (on a ticket or a comment) that may be asked about and sent."""
+    body = {k: v for k, v in {"score": score, **texts}.items() if v is not None}
+    return Plan(action=action, body=body, always_ask=True, **about)
+
+
 def masked(value: Any) -> Any:
     """``value`` (a body, or one of its texts) with every suspected secret replaced by its kind."""
     if isinstance(value, dict):

@@ -29,6 +29,7 @@ from tickets_mcp.tools.consent import (
     not_sent,
     outbound,
     planner,
+    vote_plan,
 )
 from tickets_mcp.tools.declare import ADD, READ, tool
 from tickets_mcp.tools.lifespan import progress_to, state_of
@@ -141,12 +142,7 @@ async def _vote_plan(
     if target.vote is not None and target.vote.score is not None:
         why = f"comment {comment_id} is already rated ({target.vote.score:+d})."
         return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "not_votable"))
-    return Plan(
-        action=action,
-        body={k: v for k, v in {"score": score, **texts}.items() if v is not None},
-        always_ask=True,
-        **about,
-    )
+    return vote_plan(action, score, texts, about)
 
 
 _VOTE_CONSENT = consent_to(_vote_plan)

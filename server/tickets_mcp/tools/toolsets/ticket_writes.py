@@ -37,6 +37,7 @@ from tickets_mcp.tools.consent import (
     not_sent,
     outbound,
     planner,
+    vote_plan,
 )
 from tickets_mcp.tools.declare import ADD, CLOSE, REPLACE, tool
 from tickets_mcp.tools.drafts import check_draft, possible_duplicates
@@ -355,12 +356,7 @@ async def _rate_plan(ctx: Context, number: int, score: int, comment: str | None,
             action=action,
             refusal=Refusal(f"Not sent: ticket {number} cannot be rated: {why}.", "not_votable"),
         )
-    return Plan(
-        action=action,
-        body={k: v for k, v in {"score": score, **texts}.items() if v is not None},
-        always_ask=True,
-        **about,
-    )
+    return vote_plan(action, score, texts, about)
 
 
 _RATE_CONSENT = consent_to(_rate_plan)
