@@ -36,6 +36,7 @@ from tickets_mcp.tools.lifespan import state_of
 from tickets_mcp.tools.outputs import WriteOutcome
 from tickets_mcp.tools.results import fail, from_api_error, ok
 from tickets_mcp.tools.safety import clean_outbound, describe_secrets, find_secrets
+from tickets_mcp.tools.views import ticket_view
 
 # What to do about a suspected secret. The API takes secret ids on a create, but documents no way to
 # make or list them, so the advice does not lead there.
@@ -111,6 +112,30 @@ def outbound(texts: dict[str, str | None], *, allow_secrets: bool) -> tuple[dict
     if found:
         details["secrets"] = "; ".join(found)
     return kept, details
+
+
+async def message_plan(
+    ctx: Context,
+    action: str,
+    number: int,
+    given: dict[str, Any],
+    allow_secrets: bool,
+    *,
+    closed: bool,
+    refusal: tuple[str, str],
+) -> Plan:
+    """The plan of a message to a ticket's thread (a comment, or a reopening), which needs the ticket
+    closed or open as ``closed`` says. The ticket is read only when the user is going to be asked (a
+    secret): otherwise the API's own refusal says the same without an extra read."""
+    texts, about = outbound({"body": given["body"]}, allow_secrets=allow_secrets)
+    if "refusal" in about:
+        return Plan(action=action, **about)
+    files = given.get("files")
+    body = {"body": texts["body"], "files": [str(f) for f in files] if files else None}
+    plan = Plan(action=action, body=body, **about)
+    if plan.asks and ticket_view(await state_of(ctx).client.get_ticket(number)).closed != closed:
+        return Plan(action=action, refusal=Refusal(f"Not sent: {refusal[0]}", refusal[1]))
+    return plan
 
 
 def vote_plan(action: str, score: int, texts: dict[str, str], about: dict[str, Any]) -> Plan:

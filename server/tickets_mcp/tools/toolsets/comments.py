@@ -26,6 +26,7 @@ from tickets_mcp.tools.consent import (
     Refusal,
     consent_to,
     done,
+    message_plan,
     not_sent,
     outbound,
     planner,
@@ -37,26 +38,25 @@ from tickets_mcp.tools.outputs import CommentList, WriteOutcome
 from tickets_mcp.tools.reading import CommentPart, comment_part, read_thread, tool_howto
 from tickets_mcp.tools.results import fail, ok
 from tickets_mcp.tools.threads import CLOSED_NOTE, Selection, is_closed_refusal
-from tickets_mcp.tools.views import comment_view, ticket_view
+from tickets_mcp.tools.views import comment_view
 
 
 @planner("Add a comment")
 async def _comment_plan(
     ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool
 ) -> Plan:
-    texts, about = outbound({"body": body}, allow_secrets=allow_secrets)
-    action = f"Add a comment to ticket {number}"
-    if "refusal" in about:
-        return Plan(action=action, **about)
-    plan = Plan(
-        action=action,
-        body={"body": texts["body"], "files": [str(f) for f in files] if files else None},
-        **about,
+    return await message_plan(
+        ctx,
+        f"Add a comment to ticket {number}",
+        number,
+        {"body": body, "files": files},
+        allow_secrets,
+        closed=False,
+        refusal=(
+            f"ticket {number} is closed: reopen_ticket(number={number}, body=...) to continue its conversation.",
+            "ticket_closed",
+        ),
     )
-    if plan.asks and ticket_view(await state_of(ctx).client.get_ticket(number)).closed:
-        why = f"ticket {number} is closed: reopen_ticket(number={number}, body=...) to continue its conversation."
-        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "ticket_closed"))
-    return plan
 
 
 _COMMENT_CONSENT = consent_to(_comment_plan)

@@ -34,6 +34,7 @@ from tickets_mcp.tools.consent import (
     consent_to,
     done,
     masked,
+    message_plan,
     not_sent,
     outbound,
     planner,
@@ -301,19 +302,18 @@ async def close_ticket(
 async def _reopen_plan(
     ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool
 ) -> Plan:
-    texts, about = outbound({"body": body}, allow_secrets=allow_secrets)
-    action = f"Reopen ticket {number}"
-    if "refusal" in about:
-        return Plan(action=action, **about)
-    plan = Plan(
-        action=action,
-        body={"body": texts["body"], "files": [str(f) for f in files] if files else None},
-        **about,
+    return await message_plan(
+        ctx,
+        f"Reopen ticket {number}",
+        number,
+        {"body": body, "files": files},
+        allow_secrets,
+        closed=True,
+        refusal=(
+            f"ticket {number} is not closed, so there is nothing to reopen: add_comment(number={number}, body=...) instead.",
+            "ticket_not_closed",
+        ),
     )
-    if plan.asks and not ticket_view(await state_of(ctx).client.get_ticket(number)).closed:
-        why = f"ticket {number} is not closed, so there is nothing to reopen: add_comment(number={number}, body=...) instead."
-        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "ticket_not_closed"))
-    return plan
 
 
 _REOPEN_CONSENT = consent_to(_reopen_plan)
