@@ -45,6 +45,11 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--transport": {"choices": ["stdio", "http"], "help": "stdio (default) or streamable http"},
     "--host": {"help": "HTTP bind address (default 127.0.0.1)"},
     "--port": {"type": int, "help": "HTTP port (default 8000)"},
+    "--credentials": {
+        "choices": ["server", "per-request"],
+        "help": "server: this server's own Selectel credential (default); per-request: each HTTP request "
+        "carries its user's (X-Selectel-Token or X-Selectel-Auth-Token)",
+    },
     "--behind-auth-proxy": {
         "action": "store_true",
         "default": None,
@@ -107,7 +112,7 @@ def load_settings(args: argparse.Namespace) -> Any:
 
 
 def serve(settings: Any) -> int:
-    if settings.auth_mode == "none":
+    if settings.auth_mode == "none" and settings.credentials != "per-request":
         print(
             "tickets-mcp: no Tickets API credentials. Set SELECTEL_TOKEN (static token), or SELECTEL_IAM_TOKEN, "
             "or SELECTEL_USERNAME + SELECTEL_PASSWORD + SELECTEL_ACCOUNT_ID (service user); "

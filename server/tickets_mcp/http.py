@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-if TYPE_CHECKING:
-    from starlette.applications import Starlette
+from tickets_mcp.tools.credentials import MissingCredential, request_auth
 
+if TYPE_CHECKING:
     from tickets_mcp.settings import Settings
     from tickets_mcp.tools.server import TicketsServer
 
@@ -56,7 +56,26 @@ class BearerGuard:
         await self.app(scope, receive, send)
 
 
-def build_http_app(server: TicketsServer, settings: Settings) -> Starlette | BearerGuard:
+class CredentialGuard:
+    """With per-request credentials: refuse (401) a request that carries no Selectel credential, before the
+    MCP layer sees it; the message names the headers. /healthz stays open."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") not in PUBLIC_PATHS:
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
+            try:
+                request_auth(headers)
+            except MissingCredential as exc:
+                response = JSONResponse({"error": "missing_credential", "message": str(exc)}, status_code=401)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def build_http_app(server: TicketsServer, settings: Settings) -> ASGIApp:
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_: Any) -> Response:
         return JSONResponse({"status": "ok"})
@@ -67,9 +86,10 @@ def build_http_app(server: TicketsServer, settings: Settings) -> Starlette | Bea
         transport_security=transport_security(settings),
         host=settings.host,
     )
+    guarded: ASGIApp = CredentialGuard(app) if settings.credentials == "per-request" else app
     if settings.http_token is not None:
-        return BearerGuard(app, settings.http_token.get_secret_value())
-    return app
+        return BearerGuard(guarded, settings.http_token.get_secret_value())
+    return guarded
 
 
 def run_http(server: TicketsServer, settings: Settings) -> None:

@@ -37,13 +37,18 @@ def build_auth(settings: Settings) -> StaticToken | IamToken | ServiceUser:
     )
 
 
-def build_client(settings: Settings, shared: SharedState | None = None) -> TicketsClient:
-    """A TicketsClient configured from the settings; ``shared`` holds its pacing windows and dedup."""
+def build_client(
+    settings: Settings,
+    shared: SharedState | None = None,
+    auth: StaticToken | IamToken | ServiceUser | None = None,
+) -> TicketsClient:
+    """A TicketsClient configured from the settings; ``shared`` holds its pacing windows and dedup;
+    ``auth`` is a caller's own credential (per-request credentials), else the settings' one."""
     from tickets_mcp.api import TicketsClient
 
     return TicketsClient(
         settings.base_url,
-        build_auth(settings),
+        auth or build_auth(settings),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         retry=RetryPolicy(budget=settings.retry_budget),

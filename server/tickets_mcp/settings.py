@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     allowed_origins: tuple[str, ...] = Field(
         (), validation_alias=_env("allowed_origins", "TICKETS_MCP_ALLOWED_ORIGINS")
     )
+    credentials: Literal["server", "per-request"] = Field(
+        "server", validation_alias=_env("credentials", "TICKETS_MCP_CREDENTIALS")
+    )
     behind_auth_proxy: bool = Field(
         False, validation_alias=_env("behind_auth_proxy", "TICKETS_MCP_BEHIND_AUTH_PROXY")
     )
@@ -134,6 +137,15 @@ class Settings(BaseSettings):
         if any(given) and not all(given):
             raise ValueError(
                 "a service user needs all of SELECTEL_USERNAME, SELECTEL_PASSWORD and SELECTEL_ACCOUNT_ID"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _per_request_needs_http(self) -> Settings:
+        if self.credentials == "per-request" and self.transport != "http":
+            raise ValueError(
+                "--credentials per-request takes each user's Selectel credential from HTTP request headers: "
+                "it needs --transport http"
             )
         return self
 

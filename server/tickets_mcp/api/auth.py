@@ -65,17 +65,27 @@ class _HeaderToken:
 
 
 class StaticToken(_HeaderToken):
-    """A static ("Selectel") token, sent as ``X-Token``. It does not expire."""
+    """A static ("Selectel") token, sent as ``X-Token``. It does not expire.
+
+    Its ``account`` is the number after its last ``_`` (the vendor's format: a random string, ``_``, the
+    account number), so the tokens of one account share its rate limits; None for another shape."""
 
     mode: AuthMode = "static"
     header = "X-Token"
 
+    @property
+    def account(self) -> str | None:
+        _, sep, tail = self.token.get_secret_value().rpartition("_")
+        return tail if sep and tail.isdigit() else None
+
 
 class IamToken(_HeaderToken):
-    """An account-scoped IAM token, sent as ``X-Auth-Token``. It expires after 24 h; no refresh."""
+    """An account-scoped IAM token, sent as ``X-Auth-Token``. It expires after 24 h; no refresh. It does not
+    show its account, so its rate limits are paced per token."""
 
     mode: AuthMode = "iam"
     header = "X-Auth-Token"
+    account: str | None = None
 
 
 class ServiceUser:

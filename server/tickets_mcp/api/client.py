@@ -103,6 +103,9 @@ class TicketsClient(Operations):
         self.recover_window = recover_window
         self.clock_tolerance = clock_tolerance
         self.credential = f"{self.base_url}|{auth.identity if auth is not None else 'anonymous'}"
+        # The API's rate limits are per account: tokens that show theirs share its pacing.
+        account = getattr(auth, "account_id", None) or getattr(auth, "account", None)
+        self.pacing_key = f"{self.base_url}|account:{account}" if account else self.credential
         self._timeout = httpx2.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
         self._transport = transport
         self._http: httpx2.AsyncClient | None = None
@@ -142,7 +145,7 @@ class TicketsClient(Operations):
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 follow_redirects=False,
             )
-            pacer = Pacer(self.pacing, self.shared.windows, self.credential)
+            pacer = Pacer(self.pacing, self.shared.windows, self.pacing_key)
             self._caller = Caller(self._http, self.auth, retry=self.retry, pacer=pacer)
         return self._caller
 

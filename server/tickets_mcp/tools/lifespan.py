@@ -2,7 +2,9 @@
 
 `AppState`: the settings, the API client (made on first use: a server answers `initialize` without
 loading the client's models or building a TLS context), the catalog cache, the per-session call
-limit and the thread watcher.
+limit and the thread watcher. With per-request credentials (`--credentials per-request`) each
+caller's client and catalog cache come from a `ClientPool`; `scope_of` / `state_of` give a handler
+its caller's `UserState` either way.
 """
 
 from __future__ import annotations
@@ -18,24 +20,26 @@ from mcp.server.mcpserver import Context
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tickets_mcp.api import reporting_progress
+from tickets_mcp.api.shared import SharedState
 from tickets_mcp.api.windows import MemoryWindows, RateWindows
 from tickets_mcp.runtime import build_client
 from tickets_mcp.settings import Settings
+from tickets_mcp.tools.credentials import ClientPool, request_auth
 from tickets_mcp.tools.sdk import connection_of
 from tickets_mcp.tools.watch import ThreadWatcher
 
 if TYPE_CHECKING:
     from mcp.server.subscriptions import SubscriptionBus
 
-    from tickets_mcp.api import TicketsClient
+    from tickets_mcp.api import IamToken, StaticToken, TicketsClient
     from tickets_mcp.api.models import Category, CategoryField, Product
 
 
 class CatalogCache:
     """Categories, category fields and products, cached with a TTL (they change rarely)."""
 
-    def __init__(self, state: AppState, ttl: float) -> None:
-        self._state = state
+    def __init__(self, client: Callable[[], TicketsClient], ttl: float) -> None:
+        self._client = client
         self._ttl = ttl
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         self._lock = anyio.Lock()
@@ -54,15 +58,15 @@ class CatalogCache:
 
     async def categories(self, active_only: bool = True, **sort: str) -> list[Category]:
         """The categories a ticket can be created in (the active ones), or all of them."""
-        client = self._state.client
+        client = self._client()
         key = ("categories", active_only, *sorted(sort.items()))
         return await self._get(key, lambda: client.list_categories(is_only_active=active_only, **sort))
 
     async def fields(self, category: str) -> list[CategoryField]:
-        return await self._get(("fields", category), lambda: self._state.client.get_category_fields(category))
+        return await self._get(("fields", category), lambda: self._client().get_category_fields(category))
 
     async def products(self, parent: str | None = None, **sort: str) -> list[Product]:
-        client = self._state.client
+        client = self._client()
         key = ("products", parent, *sorted(sort.items()))
         return await self._get(key, lambda: client.list_products(parent=parent, **sort))
 
@@ -89,35 +93,73 @@ class SessionLimit:
 
 
 def caller_of(ctx: ServerRequestContext[Any]) -> Hashable:
-    """Who the per-session limit counts for.
+    """Who the per-session limit counts for: a session of one credential.
 
     A 2025-11-25 session is one connection. A 2026-07-28 request has no session (each request is
     its own connection), so calls are counted per client program, named in the request's `_meta`:
-    a guard against a looping agent, not against a client that lies about its name.
+    a guard against a looping agent, not against a client that lies about its name. With per-request
+    credentials the caller's credential (its hash) is part of the key.
     """
+    key = scope_of(ctx).key
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
         info = (ctx.meta or {}).get("io.modelcontextprotocol/clientInfo") or {}
         if isinstance(info, dict):
-            return ("client", str(info.get("name")), str(info.get("version")))
-        return ("client", str(info))
-    return ("session", connection_of(ctx))
+            return (key, "client", str(info.get("name")), str(info.get("version")))
+        return (key, "client", str(info))
+    return (key, "session", connection_of(ctx))
 
 
-class AppState:
-    """What every handler reaches through the lifespan context."""
+class UserState:
+    """What the handlers of one caller use: the server's settings, call limit and watcher, and the API
+    client and catalog cache of the caller's credential (the server's own, or with per-request
+    credentials the request's). ``key`` names the credential without revealing it."""
 
-    def __init__(self, settings: Settings, bus: SubscriptionBus) -> None:
-        self.settings = settings
-        self.catalog = CatalogCache(self, settings.catalog_ttl)
-        self.calls = SessionLimit(MemoryWindows(), settings.calls_per_minute, settings.rate_window)
-        self.watcher = ThreadWatcher(self._mark, settings.poll_interval, bus)
-        self._client: TicketsClient | None = None
+    def __init__(
+        self, app: AppState, key: str, client: Callable[[], TicketsClient], catalog: CatalogCache
+    ) -> None:
+        self.settings = app.settings
+        self.calls = app.calls
+        self.watcher = app.watcher
+        self.key = key
+        self.catalog = catalog
+        self._client = client
+        self.used = time.monotonic()
 
     @property
     def client(self) -> TicketsClient:
+        return self._client()
+
+
+class AppState:
+    """What the server's lifespan holds; `scope_of` gives a request its caller's `UserState`."""
+
+    def __init__(self, settings: Settings, bus: SubscriptionBus) -> None:
+        self.settings = settings
+        self.calls = SessionLimit(MemoryWindows(), settings.calls_per_minute, settings.rate_window)
+        self.watcher = ThreadWatcher(self._mark, settings.poll_interval, bus)
+        self.shared = SharedState.in_memory()  # its keys carry the credential or the account
+        self._client: TicketsClient | None = None
+        catalog = CatalogCache(self._own_client, settings.catalog_ttl)
+        self.own = UserState(self, "server", self._own_client, catalog)
+        self.pool: ClientPool[UserState] | None = (
+            ClientPool(self._user) if settings.credentials == "per-request" else None
+        )
+
+    def _own_client(self) -> TicketsClient:
         if self._client is None:
-            self._client = build_client(self.settings)
+            self._client = build_client(self.settings, self.shared)
         return self._client
+
+    def _user(self, auth: StaticToken | IamToken) -> UserState:
+        """A per-request caller's state: its own client and catalog cache."""
+        client = build_client(self.settings, self.shared, auth)
+        return UserState(
+            self, auth.identity, lambda: client, CatalogCache(lambda: client, self.settings.catalog_ttl)
+        )
+
+    @property
+    def client(self) -> TicketsClient:
+        return self._own_client()
 
     async def _mark(self, number: int) -> tuple[object, object, object]:
         """What the watcher compares between polls: the ticket's update time, unread count and status."""
@@ -127,10 +169,21 @@ class AppState:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+        if self.pool is not None:
+            await self.pool.aclose()
 
 
-def state_of(ctx: Context) -> AppState:
-    return ctx.request_context.lifespan_context
+def scope_of(ctx: ServerRequestContext[Any]) -> UserState:
+    """The caller's state: the server's own credential, or the one this request's headers carry."""
+    app: AppState = ctx.lifespan_context
+    if app.pool is None:
+        return app.own
+    headers = getattr(getattr(ctx, "request", None), "headers", None)  # the HTTP request's (None on stdio)
+    return app.pool.get(request_auth(headers or {}))
+
+
+def state_of(ctx: Context) -> UserState:
+    return scope_of(ctx.request_context)
 
 
 def charge_session(ctx: Context) -> Callable[[], Awaitable[float | None]]:

@@ -17,7 +17,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 
 from tickets_mcp.api import NotFound, TicketsApiError
-from tickets_mcp.tools.lifespan import AppState, charge_session, state_of
+from tickets_mcp.tools.lifespan import UserState, charge_session, state_of
 from tickets_mcp.tools.prompt_files import NEEDS_NUMBER, RESOURCE_KEYS, PromptSpec, fill
 from tickets_mcp.tools.reading import read_latest, read_thread, render_latest, tool_howto
 from tickets_mcp.tools.render import (
@@ -35,7 +35,7 @@ from tickets_mcp.tools.views import brief, field_view, named, ticket_view
 class PromptData:
     """The data prompts embed, read through the same client and cache as the tools."""
 
-    def __init__(self, state: AppState, charge: Callable[[], Awaitable[float | None]]) -> None:
+    def __init__(self, state: UserState, charge: Callable[[], Awaitable[float | None]]) -> None:
         self._state = state
         self._charge = charge
 

@@ -15,7 +15,7 @@ from tickets_mcp.api import InvalidRequest, TicketsApiError
 from tickets_mcp.api.errors import FieldError, invalid_arguments
 from tickets_mcp.api.models import Comment
 from tickets_mcp.tools import threads
-from tickets_mcp.tools.lifespan import AppState
+from tickets_mcp.tools.lifespan import UserState
 from tickets_mcp.tools.render import Clock, estimate_tokens
 from tickets_mcp.tools.safety import fence
 from tickets_mcp.tools.threads import Howto, Selection, Thread, ThreadOut
@@ -43,7 +43,7 @@ def resource_howto(number: int) -> Howto:
     return uri
 
 
-async def comments_of(state: AppState, ticket: TicketView) -> list[Comment] | None:
+async def comments_of(state: UserState, ticket: TicketView) -> list[Comment] | None:
     """The thread of ``ticket``, or None when the API does not return it because the ticket is closed."""
     if ticket.closed:
         return None
@@ -55,7 +55,7 @@ async def comments_of(state: AppState, ticket: TicketView) -> list[Comment] | No
         raise
 
 
-async def read_thread(state: AppState, number: int, selection: Selection, howto: Howto) -> Thread:
+async def read_thread(state: UserState, number: int, selection: Selection, howto: Howto) -> Thread:
     """The ticket and one view of its thread, within the token budget."""
     ticket = ticket_view(await state.client.get_ticket(number))
     comments = await comments_of(state, ticket)
@@ -119,7 +119,7 @@ class Latest:
 
 
 async def read_latest(
-    state: AppState,
+    state: UserState,
     tickets: Sequence[TicketView],
     count: int,
     *,

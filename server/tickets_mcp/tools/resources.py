@@ -32,7 +32,7 @@ from mcp.types import (
 )
 
 from tickets_mcp.api import NotFound, TicketsApiError
-from tickets_mcp.tools.lifespan import AppState, state_of
+from tickets_mcp.tools.lifespan import UserState, scope_of, state_of
 from tickets_mcp.tools.reading import read_thread, resource_howto
 from tickets_mcp.tools.render import (
     render_categories,
@@ -50,15 +50,15 @@ OPEN_TICKETS_LISTED = 50
 COMPLETION_LIMIT = 100
 
 
-async def _categories_md(state: AppState) -> str:
+async def _categories_md(state: UserState) -> str:
     return render_categories([named(c, state.settings.language) for c in await state.catalog.categories()])
 
 
-async def products_markdown(state: AppState, parent: str | None = None) -> str:
+async def products_markdown(state: UserState, parent: str | None = None) -> str:
     return render_products([named(p, state.settings.language) for p in await state.catalog.products(parent)])
 
 
-async def fields_markdown(state: AppState, key: str) -> str:
+async def fields_markdown(state: UserState, key: str) -> str:
     fields = [field_view(f, state.settings.language) for f in await state.catalog.fields(key)]
     return render_category_fields(key, fields)
 
@@ -69,7 +69,7 @@ class StaticResource:
     name: str
     title: str
     description: str
-    read: Callable[[AppState], Awaitable[str]]
+    read: Callable[[UserState], Awaitable[str]]
 
 
 STATIC_RESOURCES = {
@@ -93,14 +93,14 @@ STATIC_RESOURCES = {
 }
 
 
-async def read_static(uri: str, state: AppState) -> str | None:
+async def read_static(uri: str, state: UserState) -> str | None:
     resource = STATIC_RESOURCES.get(uri)
     if resource is None:
         return None
     return await _guard(uri, resource.read(state))
 
 
-async def list_resources(state: AppState) -> list[Resource]:
+async def list_resources(state: UserState) -> list[Resource]:
     """The static catalog resources and the user's open tickets (bounded)."""
     listed = [
         Resource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=MARKDOWN)
@@ -134,24 +134,24 @@ async def _guard(uri: str, pending: Awaitable[str]) -> str:
         raise ResourceError(f"Could not read {uri}: {exc.message}") from exc
 
 
-async def thread_markdown(state: AppState, number: int, selection: Selection) -> str:
+async def thread_markdown(state: UserState, number: int, selection: Selection) -> str:
     return (await read_thread(state, number, selection, resource_howto(number))).text
 
 
-async def _ticket_numbers(state: AppState, prefix: str) -> list[str]:
+async def _ticket_numbers(state: UserState, prefix: str) -> list[str]:
     page = await state.client.search_tickets(items_per_page=COMPLETION_LIMIT, sort_by="updated_at")
     return [str(i.number) for i in page.items if str(i.number).startswith(prefix)]
 
 
-async def _category_keys(state: AppState, prefix: str) -> list[str]:
+async def _category_keys(state: UserState, prefix: str) -> list[str]:
     return [c.key for c in await state.catalog.categories() if c.key.startswith(prefix)]
 
 
-async def _product_keys(state: AppState, prefix: str) -> list[str]:
+async def _product_keys(state: UserState, prefix: str) -> list[str]:
     return [p.key for p in await state.catalog.products() if p.key.startswith(prefix)]
 
 
-COMPLETERS: dict[str, Callable[[AppState, str], Awaitable[list[str]]]] = {
+COMPLETERS: dict[str, Callable[[UserState, str], Awaitable[list[str]]]] = {
     "number": _ticket_numbers,
     "key": _category_keys,
     "category": _category_keys,
@@ -194,13 +194,13 @@ def register_resources(mcp: MCPServer[Any]) -> None:
         """Sub-products of a product."""
         return await _guard(f"catalog://products/{parent}", products_markdown(state_of(ctx), parent))
 
-    async def complete(ctx: ServerRequestContext[AppState], params: CompleteRequestParams) -> CompleteResult:
+    async def complete(ctx: ServerRequestContext[Any], params: CompleteRequestParams) -> CompleteResult:
         ref = params.ref
         completer = COMPLETERS.get(params.argument.name)
         if completer is None or not isinstance(ref, PromptReference | ResourceTemplateReference):
             return CompleteResult(completion=Completion(values=[]))
         try:
-            values = await completer(ctx.lifespan_context, params.argument.value)
+            values = await completer(scope_of(ctx), params.argument.value)
         except TicketsApiError:
             values = []
         return CompleteResult(

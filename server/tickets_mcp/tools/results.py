@@ -121,8 +121,9 @@ def from_api_error(exc: errors.TicketsApiError, *, subject: str | None = None) -
     if isinstance(exc, errors.AuthError):
         return fail(
             "The Tickets API refused the credentials (HTTP "
-            f"{exc.status}). Check SELECTEL_TOKEN / SELECTEL_IAM_TOKEN or the service user; "
-            "`tickets-mcp doctor` checks them.",
+            f"{exc.status}). Check SELECTEL_TOKEN / SELECTEL_IAM_TOKEN or the service user "
+            "(`tickets-mcp doctor` checks them), or with per-request credentials the token sent in "
+            "X-Selectel-Token / X-Selectel-Auth-Token.",
             code="auth",
         )
     if exc.outcome_unknown:

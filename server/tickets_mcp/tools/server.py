@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from tickets_mcp import __version__
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.lifespan import AppState, caller_of
+from tickets_mcp.tools.lifespan import AppState, caller_of, scope_of
 from tickets_mcp.tools.prompt_files import load_prompts
 from tickets_mcp.tools.prompts import register_prompts
 from tickets_mcp.tools.resources import list_resources, read_static, register_resources
@@ -141,7 +141,7 @@ class TicketsServer(SdkServer[AppState]):
 
     async def read_resource(self, uri: Any, context: Any = None) -> Any:
         if context is not None:
-            text = await read_static(str(uri), context.request_context.lifespan_context)
+            text = await read_static(str(uri), scope_of(context.request_context))
             if text is not None:
                 return [ReadResourceContents(content=text, mime_type="text/markdown")]
         return await super().read_resource(uri, context)
@@ -173,7 +173,7 @@ def build_server(settings: Settings) -> TicketsServer:
             await state.aclose()
 
     mcp = TicketsServer(
-        list_resources=lambda ctx: list_resources(ctx.lifespan_context),
+        list_resources=lambda ctx: list_resources(scope_of(ctx)),
         name="tickets-mcp",
         title="Selectel support tickets",
         version=__version__,

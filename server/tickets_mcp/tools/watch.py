@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.subscriptions import ResourceUpdated
+from mcp.shared.exceptions import MCPError
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp_types.jsonrpc import INVALID_REQUEST
 
 from tickets_mcp.api import TicketsApiError
 from tickets_mcp.tools.sdk import add_request_handler, connection_of
@@ -108,6 +110,13 @@ class ThreadWatcher:
 
 
 def _watcher(ctx: ServerRequestContext[Any]) -> ThreadWatcher:
+    if ctx.lifespan_context.pool is not None:
+        # One poller per server cannot read each user's tickets with that user's credential yet.
+        raise MCPError(
+            INVALID_REQUEST,
+            "thread subscriptions are not available with per-request credentials; "
+            "read the thread again (tickets://{number} or list_comments) to see what changed",
+        )
     watcher: ThreadWatcher = ctx.lifespan_context.watcher
     return watcher
 
@@ -118,6 +127,8 @@ async def listening(ctx: ServerRequestContext[Any], call_next: CallNext) -> Hand
         return await call_next(ctx)
     wanted = ((ctx.params or {}).get("notifications") or {}).get("resourceSubscriptions") or []
     uris = [u for u in wanted if isinstance(u, str) and ticket_number(u) is not None]
+    if not uris:
+        return await call_next(ctx)
     watcher = _watcher(ctx)
     for uri in uris:
         watcher.listeners[uri] += 1
