@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
-from typing import Any
 
 import pytest
 import ticket_data as fx
+from ticket_data import real_tokens
 
 from tickets_mcp.api.models import Category, CategoryField, Product, TicketV1
 from tickets_mcp.tools.render import (
@@ -24,17 +23,6 @@ from tickets_mcp.tools.threads import Selection, view
 from tickets_mcp.tools.views import brief, field_view, localized, named, ticket_view, utc
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:bpe_openai.*")
-
-
-@cache
-def _encoder() -> Any:
-    import bpe_openai
-
-    return bpe_openai.get_encoding("o200k_base")
-
-
-def real_tokens(text: str) -> int:
-    return len(_encoder().encode(text))
 
 
 def _how(**args: object) -> str:

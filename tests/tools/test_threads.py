@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
 from typing import Any
 
 import pytest
 import ticket_data as fx
+from ticket_data import real_tokens
 
 from tickets_mcp.api.models import Comment
 from tickets_mcp.tools.reading import Latest, comment_part, render_latest
@@ -26,17 +26,6 @@ from tickets_mcp.tools.threads import (
 from tickets_mcp.tools.views import comment_view
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:bpe_openai.*")
-
-
-@cache
-def _encoder() -> Any:
-    import bpe_openai
-
-    return bpe_openai.get_encoding("o200k_base")
-
-
-def real_tokens(text: str) -> int:
-    return len(_encoder().encode(text))
 
 
 def how(**args: object) -> str:

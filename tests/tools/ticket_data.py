@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 BODIES_EN = [
@@ -168,3 +169,15 @@ def list_views(n: int = 20) -> list[Any]:
     from tickets_mcp.tools.views import brief, ticket_view
 
     return [brief(ticket_view(TicketV2ListItem.model_validate(t))) for t in ticket_list(n)]
+
+
+@cache
+def _encoder() -> Any:
+    import bpe_openai
+
+    return bpe_openai.get_encoding("o200k_base")
+
+
+def real_tokens(text: str) -> int:
+    """o200k tokens, as the bench counts them."""
+    return len(_encoder().encode(text))

@@ -48,10 +48,6 @@ def missing_message() -> str:
     )
 
 
-class Closable(Protocol):
-    async def aclose(self) -> None: ...
-
-
 class Entry(Protocol):
     used: float
 
