@@ -56,6 +56,12 @@ _FLAGS: dict[str, dict[str, Any]] = {
         "help": "allow a non-loopback HTTP bind without TICKETS_MCP_HTTP_TOKEN: only behind a proxy that "
         "authenticates every request",
     },
+    "--oauth-issuer": {"help": "OAuth 2.1 resource-server mode: the authorization server's issuer URL"},
+    "--oauth-jwks-url": {"help": "the issuer's JWKS URL (signature keys of its access tokens)"},
+    "--oauth-audience": {"help": "this server's resource URL: the audience access tokens must carry"},
+    "--redis-url": {"help": "Redis URL for state shared by replicas (pacing, dedup, call limits, subscriptions)"},
+    "--tools": {"help": "comma list: serve exactly these tools"},
+    "--exclude-tools": {"help": "comma list: tools not to serve"},
     "--stateless": {"action": "store_true", "default": None, "help": "stateless streamable HTTP"},
     "--json-response": {
         "action": "store_true",
@@ -67,6 +73,7 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--poll-interval": {"type": float, "help": "seconds between polls of subscribed threads (default 60)"},
     "--calls-per-minute": {"type": int, "help": "tool calls allowed per session per minute (0 = off)"},
     "--log-level": {"help": "DEBUG, INFO, WARNING (default) or ERROR"},
+    "--log-format": {"choices": ["text", "json"], "help": "text (default) or json: one JSON object per line"},
 }
 
 

@@ -78,6 +78,25 @@ class Settings(BaseSettings):
         False, validation_alias=_env("behind_auth_proxy", "TICKETS_MCP_BEHIND_AUTH_PROXY")
     )
 
+    # OAuth 2.1 resource server (the MCP endpoint validates JWT access tokens).
+    oauth_issuer: str | None = Field(None, validation_alias=_env("oauth_issuer", "TICKETS_MCP_OAUTH_ISSUER"))
+    oauth_jwks_url: str | None = Field(
+        None, validation_alias=_env("oauth_jwks_url", "TICKETS_MCP_OAUTH_JWKS_URL")
+    )
+    oauth_audience: str | None = Field(
+        None, validation_alias=_env("oauth_audience", "TICKETS_MCP_OAUTH_AUDIENCE")
+    )
+
+    # Replicas: shared state and sealed request state.
+    redis_url: SecretStr | None = Field(None, validation_alias=_env("redis_url", "TICKETS_MCP_REDIS_URL"))
+    state_key: SecretStr | None = Field(None, validation_alias=_env("state_key", "TICKETS_MCP_STATE_KEY"))
+
+    # Tool filters.
+    tools: tuple[str, ...] = Field((), validation_alias=_env("tools", "TICKETS_MCP_TOOLS"))
+    exclude_tools: tuple[str, ...] = Field(
+        (), validation_alias=_env("exclude_tools", "TICKETS_MCP_EXCLUDE_TOOLS")
+    )
+
     # Limits and budgets.
     token_budget: int = Field(
         8000, ge=500, le=100_000, validation_alias=_env("token_budget", "TICKETS_MCP_TOKEN_BUDGET")
@@ -107,8 +126,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", validation_alias=_env("log_level", "TICKETS_MCP_LOG_LEVEL")
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=_env("log_format", "TICKETS_MCP_LOG_FORMAT")
+    )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "tools", "exclude_tools", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _split(value) if isinstance(value, str) else value
@@ -164,7 +186,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, for the redacting log filter."""
-        values = [self.token, self.iam_token, self.password, self.http_token]
+        values = [self.token, self.iam_token, self.password, self.http_token, self.redis_url, self.state_key]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 
