@@ -41,21 +41,22 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tickets-mcp demo
 
-# An MCP Bundle for this platform: the package, prompts and vendored dependencies (server/lib).
+# One portable MCP Bundle (manifest 0.4, server.type "uv"): the package source and a pyproject.toml; the
+# host installs the dependencies with uv for its own OS, so nothing compiled is vendored.
 bundle: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(NODE_BIN):$$PATH" mcpb validate manifest.json
-	rm -rf $(BUNDLE_DIR) && mkdir -p $(BUNDLE_DIR)/server
-	cp manifest.json .mcpbignore README.md $(BUNDLE_DIR)/
-	cp -r prompts $(BUNDLE_DIR)/prompts
-	cp -r server/tickets_mcp $(BUNDLE_DIR)/server/tickets_mcp
-	cp devtools/bundle/main.py $(BUNDLE_DIR)/server/main.py
-	$(BIN)/python -m pip install -q --no-compile --target $(BUNDLE_DIR)/server/lib .
-	rm -rf $(BUNDLE_DIR)/server/lib/tickets_mcp $(BUNDLE_DIR)/server/lib/tickets_mcp-* $(BUNDLE_DIR)/server/lib/bin
+	rm -rf $(BUNDLE_DIR)
 	$(BIN)/python devtools/bundle/stage.py $(BUNDLE_DIR)
 	PATH="$(CURDIR)/$(NODE_BIN):$$PATH" mcpb pack $(BUNDLE_DIR) tickets-mcp.mcpb
+	@$(BIN)/python -c 'import hashlib; print("fileSha256 (server.json, mcpb package):", hashlib.sha256(open("tickets-mcp.mcpb", "rb").read()).hexdigest())'
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Issue 12: three replicas sharing Redis under 30 agents, a replica killed, Redis restarted, 10,000 sessions.
+.PHONY: cluster-bench
+cluster-bench: $(STAMP)
+	$(BIN)/python bench/cluster.py
 
 sandbox: $(STAMP)
 	$(BIN)/tickets-mcp sandbox --port 8765

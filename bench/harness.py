@@ -57,7 +57,7 @@ def pct(values: Sequence[float], q: float) -> float:
 class SandboxProcess:
     """`tickets-mcp sandbox` in a subprocess (its own GIL); ``with SandboxProcess() as sb``."""
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, tokens: Sequence[str] = ()) -> None:
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
         self.base_url = self.root + "/support"
@@ -65,6 +65,7 @@ class SandboxProcess:
         self.token = DEMO_TOKEN
         self.headers = {"X-Token": self.token}
         cmd = [TICKETS_MCP, "sandbox", "--port", str(self.port), "--time-scale", repr(time_scale)]
+        cmd += [f"--static-token={token}" for token in tokens]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

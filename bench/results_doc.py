@@ -148,6 +148,9 @@ def _wire_p3(details: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+CLUSTER_MARK = "<!-- cluster-bench -->"
+
+
 def write_results(path: Path, started: dt.datetime, facts: str, table: str, details: dict[str, Any]) -> None:
     p2 = details.get("P2", {})
     extra = []
@@ -214,4 +217,7 @@ def write_results(path: Path, started: dt.datetime, facts: str, table: str, deta
         _wire_p3(details),
         "",
     ]
-    path.write_text("\n".join(body))
+    # The cluster section (`bench/cluster.py`, `make cluster-bench`) is kept: it is measured separately.
+    current = path.read_text() if path.exists() else ""
+    kept = current[current.index(CLUSTER_MARK) :] if CLUSTER_MARK in current else ""
+    path.write_text("\n".join(body) + (f"\n\n{kept}" if kept else ""))

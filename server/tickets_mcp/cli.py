@@ -59,8 +59,10 @@ _FLAGS: dict[str, dict[str, Any]] = {
     "--oauth-issuer": {"help": "OAuth 2.1 resource-server mode: the authorization server's issuer URL"},
     "--oauth-jwks-url": {"help": "the issuer's JWKS URL (signature keys of its access tokens)"},
     "--oauth-audience": {"help": "this server's resource URL: the audience access tokens must carry"},
-    "--redis-url": {"help": "Redis URL for state shared by replicas (pacing, dedup, call limits, subscriptions)"},
-    "--tools": {"help": "comma list: serve exactly these tools"},
+    "--redis-url": {
+        "help": "Redis URL for state shared by replicas (pacing, dedup, call limits, subscriptions)"
+    },
+    "--tools": {"help": "comma list: serve exactly these tools (from any toolset without --toolsets)"},
     "--exclude-tools": {"help": "comma list: tools not to serve"},
     "--stateless": {"action": "store_true", "default": None, "help": "stateless streamable HTTP"},
     "--json-response": {
@@ -108,7 +110,7 @@ def load_settings(args: argparse.Namespace) -> Any:
     from tickets_mcp.settings import Settings
 
     try:
-        return Settings(**_overrides(args))
+        settings = Settings(**_overrides(args))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
@@ -116,6 +118,14 @@ def load_settings(args: argparse.Namespace) -> Any:
         )
         print(f"tickets-mcp: invalid configuration: {problems}", file=sys.stderr)
         raise SystemExit(2) from None
+    if settings.tools or settings.exclude_tools:  # the tool registry is imported only when they are set
+        from tickets_mcp.tools.registry import filter_problem
+
+        problem = filter_problem(settings)
+        if problem is not None:
+            print(f"tickets-mcp: invalid configuration: {problem}", file=sys.stderr)
+            raise SystemExit(2)
+    return settings
 
 
 def serve(settings: Any) -> int:
@@ -133,7 +143,8 @@ def serve(settings: Any) -> int:
     if problem is not None:
         print(f"tickets-mcp: refusing to start: {problem}", file=sys.stderr)
         return 2
-    if settings.transport == "http" and not is_loopback(settings.host) and settings.http_token is None:
+    gated = settings.http_token is not None or settings.oauth_enabled
+    if settings.transport == "http" and not is_loopback(settings.host) and not gated:
         logging.getLogger("tickets_mcp").warning(
             "HTTP listens on %s WITHOUT an auth gate (--behind-auth-proxy): every request must be "
             "authenticated by the proxy in front of this server, or anyone reaching port %s acts with "
@@ -164,9 +175,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_sandbox_cli(args)
     settings = load_settings(args)
+    from tickets_mcp import telemetry
     from tickets_mcp.logs import configure_logging
 
-    configure_logging(settings.log_level, settings.secrets())
+    configure_logging(
+        settings.log_level, settings.secrets() + telemetry.header_secrets(), settings.log_format
+    )
+    stop_telemetry = telemetry.start()  # None (and nothing imported) unless an OTLP endpoint is set
     try:
         if args.command == "demo":
             from tickets_mcp.demo import run_demo
@@ -179,3 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         return serve(settings)
     except KeyboardInterrupt:
         return 0
+    finally:
+        if stop_telemetry is not None:
+            stop_telemetry()

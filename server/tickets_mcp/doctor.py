@@ -1,21 +1,30 @@
-"""`tickets-mcp doctor`: check the settings and the credentials against the configured API.
+"""`tickets-mcp doctor`: check the settings, the credentials, the route table and the export setup.
 
-One line per check, ✓ (passed), ! (worth knowing, not a failure) or ✗ (failed). With ``--sandbox`` the
-embedded sandbox is started and checked instead of the real API. No secret value is ever printed: the
-report names which variable holds a credential, never its content, and API error texts are redacted.
+One line per check, ✓ (passed), ! (worth knowing, not a failure) or ✗ (failed); indented lines are notes.
+With ``--sandbox`` the embedded sandbox is started and checked instead of the real API. Every read route
+of the route table is probed against the configured API and the write routes are listed, never called
+(`doctor_routes.py`). No secret value is ever printed: the report names which variable holds a
+credential, never its content, and API error texts are redacted.
 
-Exit codes: 0 every check passed; 1 a check failed (auth refused, API unreachable, clock skew that breaks
-token expiry); 2 bad configuration (no credentials, an HTTP bind that would expose the server).
+Exit codes: 0 every check passed; 1 a check failed (auth refused, API unreachable, a read route answering
+404/405 or failing, clock skew that breaks token expiry, an OpenTelemetry endpoint configured but not
+reachable or not installable); 2 bad configuration (no credentials, an HTTP bind that would expose the
+server).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import socket
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -29,6 +38,16 @@ API_COMMENTS_PER_MINUTE = 60
 # valid locally after the server has expired it (or the reverse).
 SKEW_WARN_SECONDS = 30.0
 SKEW_FAIL_SECONDS = 300.0
+# A doctor answers in seconds: a failing route is reported, not retried for the server's whole budget.
+RETRY_BUDGET_SECONDS = 5.0
+# OpenTelemetry's standard variables (the `otel` extra exports over OTLP/HTTP).
+OTEL_ENDPOINTS = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+)
+OTEL_MODULES = ("opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http")
+OTEL_CONNECT_TIMEOUT = 2.0
 
 AUTH_DESCRIPTIONS = {
     "sandbox": "sandbox (demo token of the embedded sandbox, X-Token header)",
@@ -53,6 +72,12 @@ class Report:
     def ok(self, text: str) -> None:
         self.line(OK, text)
 
+    def note(self, text: str) -> None:
+        """An unmarked line (a heading, an item of a list): not a check."""
+        from tickets_mcp.logs import redact
+
+        print(f"  {redact(text, self.secrets)}", file=self.out, flush=True)
+
     def warn(self, text: str) -> None:
         self.line(WARN, text)
 
@@ -71,11 +96,18 @@ def check_settings(settings: Settings, report: Report) -> bool:
     report.ok(
         f"settings valid: toolsets {','.join(settings.toolsets)}, language {settings.language}, "
         f"{'read-only' if settings.read_only else 'read-write'}, transport {settings.transport}"
+        + (f", only tools {','.join(settings.tools)}" if settings.tools else "")
+        + (f", excluding tools {','.join(settings.exclude_tools)}" if settings.exclude_tools else "")
     )
     if settings.transport == "http":
         problem = exposure_problem(settings)
         if problem is not None:
             report.fail(problem, config=True)
+        elif settings.oauth_enabled:
+            report.ok(
+                f"HTTP on {settings.host}:{settings.port}/mcp, Host/Origin checked, OAuth access tokens of "
+                f"{settings.oauth_issuer} for {settings.oauth_audience} required"
+            )
         elif settings.http_token is None and not is_loopback(settings.host):
             report.ok(
                 f"HTTP on {settings.host}:{settings.port}/mcp with no gate of its own (--behind-auth-proxy)"
@@ -139,7 +171,8 @@ async def check_api(settings: Settings, report: Report) -> None:
     async def remember_date(response: Any) -> None:
         dates.append((response.headers.get("date"), time.time()))
 
-    client = build_client(settings)
+    budget = min(settings.retry_budget, RETRY_BUDGET_SECONDS)
+    client = build_client(settings.model_copy(update={"retry_budget": budget}))
     client.http_client.event_hooks["response"].append(remember_date)  # the Date header, for the clock check
     async with client:
         sent = time.time()
@@ -156,14 +189,11 @@ async def check_api(settings: Settings, report: Report) -> None:
             return
         report.ok(f"auth OK ({settings.auth_mode}): the account has {count} ticket(s)")
         last_date = dates[-1] if dates else (None, sent)
-        try:
-            categories = await client.list_categories()
-        except TicketsApiError as exc:
-            report.fail(f"categories not reachable: {exc}")
-        else:
-            keys = ", ".join(str(c.key) for c in categories[:6]) + (", …" if len(categories) > 6 else "")
-            mark = report.ok if categories else report.fail
-            mark(f"categories reachable: {len(categories)} ({keys})")
+        from tickets_mcp.doctor_routes import list_write_routes, probe_read_routes
+
+        report.note(f"read routes, probed at {settings.base_url}:")
+        await probe_read_routes(client, report, ticket_count=count)
+        list_write_routes(report, sandbox=settings.auth_mode == "sandbox")
     check_clock(settings, report, _skew(last_date[0], sent, last_date[1]))
 
 
@@ -182,6 +212,60 @@ def check_clock(settings: Settings, report: Report, skew: float | None) -> None:
         report.ok(text)
 
 
+def check_export(report: Report, environ: Mapping[str, str] = os.environ) -> None:
+    """Whether OpenTelemetry export is configured (the standard OTEL_* variables), whether the ``otel``
+    extra is installed, and whether each endpoint accepts a TCP connection. Header values
+    (``OTEL_EXPORTER_OTLP_HEADERS``, often an API key) and URL credentials are never printed."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        report.ok("OpenTelemetry export: off (OTEL_SDK_DISABLED=true)")
+        return
+    endpoints = {name: environ[name].strip() for name in OTEL_ENDPOINTS if environ.get(name, "").strip()}
+    if not endpoints:
+        report.ok("OpenTelemetry export: not configured (OTEL_EXPORTER_OTLP_ENDPOINT unset)")
+        return
+    missing = [name for name in OTEL_MODULES if not _importable(name)]
+    if missing:
+        report.fail(
+            f"OpenTelemetry export: {', '.join(endpoints)} set, but the otel extra is not installed "
+            f"({', '.join(missing)} missing): pip install 'tickets-mcp[otel]'"
+        )
+        return
+    checked: set[tuple[str, int]] = set()
+    for name, url in endpoints.items():
+        try:
+            address = _address(url)
+        except ValueError as exc:
+            report.fail(f"OpenTelemetry export: {name} is not a URL ({exc})")
+            continue
+        if address in checked:
+            continue
+        checked.add(address)
+        shown = f"{address[0]}:{address[1]} ({name})"
+        started = time.perf_counter()
+        try:
+            socket.create_connection(address, timeout=OTEL_CONNECT_TIMEOUT).close()
+        except OSError as exc:
+            report.fail(f"OpenTelemetry export: endpoint {shown} not reachable: {exc.strerror or exc}")
+        else:
+            ms = (time.perf_counter() - started) * 1000
+            report.ok(f"OpenTelemetry export: endpoint {shown} reachable (TCP connect in {ms:.0f} ms)")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
+def _address(url: str) -> tuple[str, int]:
+    """(host, port) of an OTLP endpoint URL; a value without a scheme is taken as ``http://``."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if not parts.hostname:
+        raise ValueError("no host")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
 def run_doctor(settings: Settings, out: IO[str] | None = None) -> int:
     """Print the checks; 0 when all pass, 1 when one failed, 2 on bad configuration."""
     report = Report(out or sys.stdout, secrets=settings.secrets())
@@ -196,6 +280,7 @@ def run_doctor(settings: Settings, out: IO[str] | None = None) -> int:
                 anyio.run(check_api, ready, report)
         except Exception as exc:  # a doctor reports, it does not crash
             report.fail(f"unexpected {type(exc).__name__}: {exc}")
+    check_export(report)
     verdict = {0: "all checks passed", 1: "a check failed", 2: "the configuration is not usable"}
     print(f"\n{verdict[report.exit_code]} (exit {report.exit_code})", file=report.out)
     return report.exit_code

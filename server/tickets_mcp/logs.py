@@ -2,22 +2,37 @@
 
 `configure_logging` installs one stderr handler with `RedactingFilter`, which masks the configured
 secrets, token header values and JSON passwords in every record (message, arguments, traceback).
+The format is text, or JSON (`JsonFormatter`: one object per line, for log shippers).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Literal
 
-NOISY = ("httpx", "httpx2", "httpcore", "httpcore2", "uvicorn.access", "mcp.server.lowlevel.server")
+NOISY = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "urllib3",  # the OTLP exporter's HTTP client
+    "uvicorn.access",
+    "mcp.server.lowlevel.server",
+)
 
 
-def configure_logging(level: str, secrets: list[str]) -> None:
+def configure_logging(level: str, secrets: list[str], fmt: Literal["text", "json"] = "text") -> None:
     """stderr only, redacted, and quiet HTTP libraries (httpx logs every URL at INFO)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -85,3 +100,30 @@ class RedactingFilter(logging.Filter):
             except Exception:
                 pass
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``; then
+    ``exc_info`` and ``stack_info`` (text) when the record has them, and ``trace_id``/``span_id`` when it
+    was logged inside a span (`otel.TraceContextFilter` sets them). Non-ASCII is escaped, so a record is
+    always exactly one line. The redacting filter runs first: message and traceback are already masked.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc_info"] = record.exc_text
+        if record.stack_info:
+            entry["stack_info"] = record.stack_info
+        for key in ("trace_id", "span_id"):
+            value = getattr(record, key, None)
+            if value:
+                entry[key] = value
+        return json.dumps(entry, default=str)

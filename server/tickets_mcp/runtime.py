@@ -6,7 +6,7 @@ Used by the command line, `doctor` and the MCP server alike, so each builds its 
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -65,6 +65,19 @@ def build_client(
     )
 
 
+def build_shared(settings: Settings) -> SharedState:
+    """The state the server's clients share (pacing windows, create dedup): in this process, or with
+    ``TICKETS_MCP_REDIS_URL`` in the Redis that every replica uses (the ``redis`` package is imported only
+    then). A send holds its pacing slot at most as long as its timeouts allow, with a margin: a replica
+    that dies mid-send frees its slot after that."""
+    from tickets_mcp.api.shared import SharedState
+
+    if settings.redis_url is None:
+        return SharedState.in_memory()
+    lease = max(300.0, 2 * (settings.connect_timeout + settings.read_timeout))
+    return SharedState.in_redis(settings.redis_url.get_secret_value(), slot_lease=lease)
+
+
 @contextlib.contextmanager
 def resolved_settings(settings: Settings) -> Iterator[Settings]:
     """The settings to serve with: with ``--sandbox``, the embedded sandbox is started for the block
@@ -77,10 +90,10 @@ def resolved_settings(settings: Settings) -> Iterator[Settings]:
     from tickets_mcp.sandbox import run_sandbox
 
     with run_sandbox() as sb:
-        print(
-            f"tickets-mcp: sandbox mode: serving the embedded Tickets API sandbox at {sb.base_url} "
-            "with demo data; no real tickets are touched.",
-            file=sys.stderr,
+        logging.getLogger("tickets_mcp").warning(  # a log record, so --log-format json keeps stderr JSON
+            "sandbox mode: serving the embedded Tickets API sandbox at %s with demo data; no real tickets "
+            "are touched.",
+            sb.base_url,
         )
         yield settings.model_copy(
             update={"token": SecretStr(sb.token), "base_url": sb.base_url, "identity_url": sb.identity_url}

@@ -7,10 +7,11 @@ Every setting has one environment variable; the CLI maps its flags onto the same
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal, get_args
+from typing import Annotated, Literal, TypeVar, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tickets_mcp.api.routes import DEFAULT_BASE_URL, DEFAULT_IDENTITY_URL
 
@@ -19,6 +20,11 @@ TOOLSETS: tuple[Toolset, ...] = get_args(Toolset)
 DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("tickets", "comments", "catalog")
 
 AuthMode = Literal["static", "iam", "service_user", "sandbox", "none"]
+
+# A comma list in the environment ("a,b"): NoDecode hands the raw text to the field's validator instead
+# of parsing it as JSON, which pydantic-settings does by default for a tuple.
+T = TypeVar("T")
+Names = Annotated[tuple[T, ...], NoDecode]
 
 
 def _split(value: object) -> tuple[str, ...]:
@@ -51,7 +57,7 @@ class Settings(BaseSettings):
     # Modes.
     sandbox: bool = Field(False, validation_alias=_env("sandbox", "TICKETS_MCP_SANDBOX"))
     read_only: bool = Field(False, validation_alias=_env("read_only", "TICKETS_MCP_READ_ONLY"))
-    toolsets: tuple[Toolset, ...] = Field(
+    toolsets: Names[Toolset] = Field(
         DEFAULT_TOOLSETS, validation_alias=_env("toolsets", "TICKETS_MCP_TOOLSETS")
     )
     language: Literal["en", "ru"] = Field("en", validation_alias=_env("language", "TICKETS_MCP_LANGUAGE"))
@@ -68,7 +74,7 @@ class Settings(BaseSettings):
     stateless: bool = Field(False, validation_alias=_env("stateless", "TICKETS_MCP_STATELESS"))
     json_response: bool = Field(False, validation_alias=_env("json_response", "TICKETS_MCP_JSON_RESPONSE"))
     http_token: SecretStr | None = Field(None, validation_alias=_env("http_token", "TICKETS_MCP_HTTP_TOKEN"))
-    allowed_origins: tuple[str, ...] = Field(
+    allowed_origins: Names[str] = Field(
         (), validation_alias=_env("allowed_origins", "TICKETS_MCP_ALLOWED_ORIGINS")
     )
     credentials: Literal["server", "per-request"] = Field(
@@ -92,10 +98,8 @@ class Settings(BaseSettings):
     state_key: SecretStr | None = Field(None, validation_alias=_env("state_key", "TICKETS_MCP_STATE_KEY"))
 
     # Tool filters.
-    tools: tuple[str, ...] = Field((), validation_alias=_env("tools", "TICKETS_MCP_TOOLS"))
-    exclude_tools: tuple[str, ...] = Field(
-        (), validation_alias=_env("exclude_tools", "TICKETS_MCP_EXCLUDE_TOOLS")
-    )
+    tools: Names[str] = Field((), validation_alias=_env("tools", "TICKETS_MCP_TOOLS"))
+    exclude_tools: Names[str] = Field((), validation_alias=_env("exclude_tools", "TICKETS_MCP_EXCLUDE_TOOLS"))
 
     # Limits and budgets.
     token_budget: int = Field(
@@ -148,6 +152,44 @@ class Settings(BaseSettings):
             )
         return tuple(name for name in TOOLSETS if name in names)
 
+    @field_validator("state_key")
+    @classmethod
+    def _state_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = _split(value.get_secret_value())
+        if not keys or any(len(key) < 32 for key in keys) or len(set(keys)) != len(keys):
+            raise ValueError(
+                "TICKETS_MCP_STATE_KEY takes one or more distinct comma-separated keys of at least 32 "
+                "characters each (the first seals); make one with: "
+                'python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A Redis URL the client can use, and the client installed (found, not imported: cold start)."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if urlsplit(value.get_secret_value().strip()).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                "TICKETS_MCP_REDIS_URL must start with redis://, rediss:// (TLS) or unix://, "
+                "e.g. redis://redis.internal:6379/0"
+            )
+        import importlib.util
+
+        if importlib.util.find_spec("redis") is None:
+            raise ValueError(
+                "TICKETS_MCP_REDIS_URL is set but the Redis client is not installed: "
+                "pip install 'tickets-mcp[redis]'"
+            )
+        return SecretStr(value.get_secret_value().strip())
+
+    def state_keys(self) -> list[str]:
+        """The request-state keys, the sealing one first (empty: a per-process key)."""
+        return list(_split(self.state_key.get_secret_value())) if self.state_key is not None else []
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -171,6 +213,40 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _oauth_complete(self) -> Settings:
+        given = {
+            "TICKETS_MCP_OAUTH_ISSUER": self.oauth_issuer,
+            "TICKETS_MCP_OAUTH_JWKS_URL": self.oauth_jwks_url,
+            "TICKETS_MCP_OAUTH_AUDIENCE": self.oauth_audience,
+        }
+        missing = [name for name, value in given.items() if not value]
+        if len(missing) == len(given):
+            return self
+        if missing:
+            raise ValueError(
+                "OAuth resource-server mode needs all three of TICKETS_MCP_OAUTH_ISSUER, "
+                "TICKETS_MCP_OAUTH_JWKS_URL and TICKETS_MCP_OAUTH_AUDIENCE (--oauth-issuer, --oauth-jwks-url, "
+                f"--oauth-audience); missing: {', '.join(missing)}"
+            )
+        if self.transport != "http":
+            raise ValueError("OAuth protects the MCP HTTP endpoint: it needs --transport http")
+        if self.http_token is not None:
+            raise ValueError(
+                "TICKETS_MCP_HTTP_TOKEN and OAuth are two gates for the same endpoint: use one (unset "
+                "TICKETS_MCP_HTTP_TOKEN for OAuth, or the TICKETS_MCP_OAUTH_* settings for the static token)"
+            )
+        for name, value in given.items():
+            problem = _url_problem(str(value), https_off_loopback=name == "TICKETS_MCP_OAUTH_JWKS_URL")
+            if problem:
+                raise ValueError(f"{name} must be {problem}, got {value!r}")
+        return self
+
+    @property
+    def oauth_enabled(self) -> bool:
+        """OAuth resource-server mode: the MCP endpoint takes JWT access tokens of the configured issuer."""
+        return bool(self.oauth_issuer and self.oauth_jwks_url and self.oauth_audience)
+
     @property
     def auth_mode(self) -> AuthMode:
         """Which credential is used; the first configured wins (sandbox, static, IAM, service user)."""
@@ -186,8 +262,9 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, for the redacting log filter."""
-        values = [self.token, self.iam_token, self.password, self.http_token, self.redis_url, self.state_key]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        values = [self.token, self.iam_token, self.password, self.http_token, self.redis_url]
+        plain = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        return plain + self.state_keys()
 
 
 def is_loopback(host: str) -> bool:
@@ -200,17 +277,29 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to any interface
 
 
+def _url_problem(url: str, *, https_off_loopback: bool) -> str | None:
+    """What is wrong with ``url`` as an OAuth URL, or None. Keys fetched over plain HTTP could be swapped on
+    the way, so ``https_off_loopback`` allows ``http`` only for a loopback host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http(s) URL"
+    if https_off_loopback and parts.scheme == "http" and not is_loopback(parts.hostname):
+        return "an https URL (http only on loopback)"
+    return None
+
+
 def exposure_problem(settings: Settings) -> str | None:
     """Why serving HTTP with these settings would hand the user's tickets to anyone on the network, or
-    None. A non-loopback bind needs a gate (``TICKETS_MCP_HTTP_TOKEN``) or the explicit opt-out for a
-    deployment behind an authenticating proxy (``--behind-auth-proxy``)."""
+    None. A non-loopback bind needs a gate (``TICKETS_MCP_HTTP_TOKEN`` or OAuth) or the explicit opt-out
+    for a deployment behind an authenticating proxy (``--behind-auth-proxy``)."""
     if settings.transport != "http" or is_loopback(settings.host) or settings.http_token is not None:
         return None
-    if settings.behind_auth_proxy:
+    if settings.oauth_enabled or settings.behind_auth_proxy:
         return None
     return (
         f"HTTP would listen on {settings.host} with no auth gate: anyone who can reach port {settings.port} "
         "could act with these Selectel credentials. Set TICKETS_MCP_HTTP_TOKEN (clients then send "
-        "Authorization: Bearer <token>), or bind 127.0.0.1 (--host 127.0.0.1), or, only behind a proxy "
-        "that authenticates every request, pass --behind-auth-proxy."
+        "Authorization: Bearer <token>) or the three TICKETS_MCP_OAUTH_* settings (OAuth access tokens), "
+        "or bind 127.0.0.1 (--host 127.0.0.1), or, only behind a proxy that authenticates every request, "
+        "pass --behind-auth-proxy."
     )

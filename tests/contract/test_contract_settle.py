@@ -214,7 +214,7 @@ async def test_an_earlier_identical_comment_of_this_client_is_not_taken_for_the_
     sb: SandboxHandle,
 ) -> None:
     number, body = fresh_ticket(sb), "Same words twice"
-    async with make_client(sb) as c:
+    async with make_client(sb, dedup_window=0) as c:  # on purpose, within a minute: dedup off
         first = await c.add_comment(number, body=body)
         sb.set_faults({"sequence": ["503"], "methods": ["POST"]})
         with pytest.raises(ServerError) as info:
@@ -250,10 +250,10 @@ async def test_an_identical_comment_from_before_the_request_is_not_taken_for_the
 
 async def test_comment_ids_are_shared_by_clients_of_one_state(sb: SandboxHandle) -> None:
     number, body, shared = fresh_ticket(sb), "Shared memory", SharedState.in_memory()
-    async with make_client(sb, shared=shared) as first:
+    async with make_client(sb, shared=shared, dedup_window=0) as first:
         await first.add_comment(number, body=body)
     sb.set_faults({"sequence": ["500"], "methods": ["POST"]})
-    async with make_client(sb, shared=shared) as second:
+    async with make_client(sb, shared=shared, dedup_window=0) as second:
         with pytest.raises(ServerError) as info:
             await second.add_comment(number, body=body)
     assert info.value.code == "not_applied"

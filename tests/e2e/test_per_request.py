@@ -17,11 +17,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
+from mcp.types import ResourceUpdatedNotification
 
 from mcp_support import text_of
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
@@ -55,6 +56,7 @@ def server() -> Iterator[Running]:
             TICKETS_MCP_CREATES_PER_MINUTE="1",
             TICKETS_MCP_RETRY_BUDGET="0",
             TICKETS_MCP_LOG_LEVEL="DEBUG",
+            TICKETS_MCP_POLL_INTERVAL="0.2",
         )
         command = [sys.executable, "-m", "tickets_mcp", "--transport", "http", "--port", str(port)]
         log = tempfile.TemporaryFile(
@@ -115,11 +117,36 @@ async def test_each_call_uses_its_own_users_credential(server: Running, era: str
     assert again.is_error  # alpha's cached catalog is not the stranger's
 
 
-@pytest.mark.parametrize("era", ["legacy"])
-async def test_subscriptions_say_they_are_not_available(server: Running, era: str) -> None:
-    async with client(server, ALPHA, era) as alpha:
-        with pytest.raises(MCPError, match="per-request credentials"):
-            await alpha.subscribe_resource("tickets://2401006")
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # the 2025-11-25 way, on purpose
+async def test_subscriptions_poll_with_each_users_credential_and_notify_only_them(server: Running) -> None:
+    """Alpha (listen, 2026-07-28) and a stranger (subscribe, 2025-11-25) watch the same ticket. The thread is
+    read with each one's own credential: alpha is notified; the stranger, whose credential the API refuses,
+    is not, and alpha's event does not leak to the stranger's session."""
+    number = 2401006
+    stranger_updates: list[str] = []
+
+    async def on_message(message: object) -> None:
+        root = getattr(message, "root", message)
+        if isinstance(root, ResourceUpdatedNotification):
+            stranger_updates.append(str(root.params.uri))
+
+    http = httpx2.AsyncClient(headers={"X-Selectel-Token": UNKNOWN}, timeout=30)
+    stranger_client = Client(
+        streamable_http_client(server.url, http_client=http),  # type: ignore[arg-type]
+        mode="legacy",
+        message_handler=on_message,
+    )
+    async with client(server, ALPHA, "auto") as alpha, stranger_client as stranger:
+        await stranger.subscribe_resource(f"tickets://{number}")
+        async with alpha.listen(resource_subscriptions=[f"tickets://{number}"]) as sub:
+            await anyio.sleep(0.5)
+            server.sb.support_reply(number, "Both replicas are healthy again.")
+            with anyio.fail_after(10):
+                async for event in sub:
+                    assert getattr(event, "uri", None) == f"tickets://{number}"
+                    break
+        await anyio.sleep(0.6)
+    assert stranger_updates == []
 
 
 async def test_dedup_is_per_credential_and_pacing_per_account(server: Running) -> None:

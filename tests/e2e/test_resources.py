@@ -6,6 +6,7 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
 
 from mcp_support import make_settings
@@ -136,3 +137,32 @@ async def test_listed_ticket_titles_are_sanitized(client: Client, sandbox: Sandb
     resources = (await client.list_resources()).resources
     title = next(r.title for r in resources if str(r.uri) == f"tickets://{number}")
     assert title == f"#{number} Invisible title reversed"
+
+
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # the 2025-11-25 way, on purpose
+async def test_a_session_that_ends_without_unsubscribing_is_no_longer_polled(sandbox: SandboxHandle) -> None:
+    """A 2025-11-25 session over HTTP subscribes and ends (DELETE) without unsubscribing: the server lets
+    go of it, so the ticket is no longer polled (nothing of the closed session is kept)."""
+    from server_process import ServerProcess
+
+    env = {
+        "SELECTEL_TOKEN": sandbox.token,
+        "SELECTEL_TICKETS_URL": sandbox.base_url,
+        "SELECTEL_IDENTITY_URL": sandbox.identity_url,
+        "TICKETS_MCP_POLL_INTERVAL": "0.1",
+    }
+    server = ServerProcess(env).start()
+    path = "/v2/tickets/2401011"
+    try:
+        async with Client(streamable_http_client(server.url), mode="legacy") as c:
+            await c.subscribe_resource("tickets://2401011")
+            await anyio.sleep(0.5)
+        polled_while_open = [e for e in sandbox.journal() if str(e["path"]).endswith(path)]
+        await anyio.sleep(0.3)  # the session's end reaches the server
+        sandbox.clear_journal()
+        await anyio.sleep(0.6)
+        after = [e for e in sandbox.journal() if str(e["path"]).endswith(path)]
+    finally:
+        server.stop()
+    assert len(polled_while_open) >= 3
+    assert after == []

@@ -4,12 +4,14 @@ never a secret in its output."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
 from tests.first_run.test_cli import run
 
+from tickets_mcp.api.operations import ROUTES
 from tickets_mcp.doctor import Report, check_clock, run_doctor
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.settings import Settings
@@ -34,8 +36,17 @@ def test_sandbox_all_checks_pass_via_the_command() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line[:2] in ("✓ ", "! ", "✗ ")]
     assert lines and all(line.startswith("✓ ") for line in lines), proc.stdout
-    for part in ("auth mode: sandbox", "auth OK", "categories reachable", "rate-limit budget", "clock skew"):
+    for part in ("auth mode: sandbox", "auth OK", "rate-limit budget", "clock skew", "OpenTelemetry export"):
         assert part in proc.stdout, part
+    for route in ROUTES.values():  # every read route answered; every write route listed, never called
+        entry = f"{route.name} {route.method} {route.path}"
+        if route.method == "GET":
+            assert f"✓ {entry}: answered (" in proc.stdout, entry
+        else:
+            assert re.search(
+                rf"^ +{route.name} +{route.method} +{re.escape(route.path)} +path ", proc.stdout, re.M
+            )
+    assert "list_categories GET /v2/categories: answered (10 categories: cloud_servers" in proc.stdout
     assert "all checks passed (exit 0)" in proc.stdout
 
 

@@ -1,5 +1,5 @@
-"""manifest.json (MCP Bundle 0.3) describes the server that actually runs: same tools, same prompts, and
-user_config wired to real settings."""
+"""manifest.json (MCP Bundle 0.4, a uv bundle) describes the server that actually runs: same tools, same
+prompts, and user_config wired to real settings (every auth mode, read-only, sandbox)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,18 @@ def _env_names() -> set[str]:
 
 def test_basics() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert MANIFEST["manifest_version"] == "0.3"
+    assert MANIFEST["manifest_version"] == "0.4" and "v0.4" in MANIFEST["$schema"]
     assert MANIFEST["name"] == "tickets-mcp"
     assert MANIFEST["version"] == pyproject["project"]["version"] == __version__
     server = MANIFEST["server"]
-    assert server["type"] == "python" and server["entry_point"] == "server/main.py"
-    assert server["mcp_config"]["args"] == ["${__dirname}/server/main.py"]
+    # One portable bundle: the host runs the source with uv, which installs the dependencies per OS.
+    assert server["type"] == "uv" and server["entry_point"] == "server/main.py"
+    config = server["mcp_config"]
+    assert config["command"] == "uv"
+    assert config["args"] == ["run", "--directory", "${__dirname}", "server/main.py"]
+    assert "platform_overrides" not in config and "PYTHONPATH" not in config["env"]
+    assert MANIFEST["compatibility"]["runtimes"]["python"] == pyproject["project"]["requires-python"]
+    assert set(MANIFEST["compatibility"]["platforms"]) == {"darwin", "win32", "linux"}
     assert (ROOT / "devtools" / "bundle" / "main.py").is_file(), "make bundle copies it to server/main.py"
 
 
@@ -57,16 +63,21 @@ def test_user_config_is_wired_to_settings() -> None:
     assert set(env) <= _env_names(), "mcp_config.env sets a variable Settings does not read"
     referenced = {m for v in env.values() for m in re.findall(r"\$\{user_config\.(\w+)\}", v)}
     assert referenced == set(config)
-    assert config["token"]["sensitive"] is True and config["password"]["sensitive"] is True
-    assert env["SELECTEL_TOKEN"] == "${user_config.token}"
-    for key in ("username", "password", "account_id"):
+    # Every auth mode: a static token, an IAM token, a service user (name, password, account id).
+    for key in ("token", "iam_token", "username", "password", "account_id"):
         assert (
             config[key]["required"] is False and env[f"SELECTEL_{key.upper()}"] == f"${{user_config.{key}}}"
         )
-    assert (
-        config["read_only"]["type"] == "boolean"
-        and env["TICKETS_MCP_READ_ONLY"] == "${user_config.read_only}"
-    )
+    secrets = {key for key, option in config.items() if option.get("sensitive")}
+    assert secrets == {"token", "iam_token", "password"}
+    secret_fields = {
+        name for name, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation)
+    }
+    assert {key for key in config if key in secret_fields} == secrets, "a secret setting not marked sensitive"
+    assert all(option.get("required") is False for option in config.values()), "every option is optional"
+    for key in ("read_only", "sandbox"):
+        assert config[key]["type"] == "boolean" and config[key]["default"] is False
+        assert env[f"TICKETS_MCP_{key.upper()}"] == f"${{user_config.{key}}}"
     assert config["base_url"]["default"] == Settings.model_fields["base_url"].default
 
 

@@ -110,3 +110,31 @@ def test_quickstart_is_exactly_two_commands_and_clients_are_covered() -> None:
     assert clients.count("--sandbox") >= 6 and clients.count("SELECTEL_TOKEN") >= 5
     assert "bench/RESULTS.md" in _section("Performance")
     assert "## Using the client from Python" in README.read_text(encoding="utf-8")
+
+
+def test_install_section_covers_every_way_to_install() -> None:
+    install = _section("Install")
+    for form in (
+        "uv tool install",
+        "pipx install",
+        "uvx tickets-mcp",
+        "uvx --from",
+        "make bundle",
+        "server.json",
+    ):
+        assert form in install, form
+
+
+CHECKOUT_COMMAND = "/path/to/tickets-mcp/.venv/bin/tickets-mcp"
+INSTALLED_COMMAND = re.compile(r'(?<![\w/.-])tickets-mcp(?=["\s])')  # the bare command, not a path
+
+
+def test_each_client_snippet_leads_with_the_installed_command() -> None:
+    clients = _section("Connecting a client")
+    for name in ("Claude Desktop", "Claude Code", "Cursor", "VS Code", "MCP Inspector"):
+        match = re.search(rf"^### {re.escape(name)}\n(.*?)(?=^### |\Z)", clients, re.M | re.S)
+        assert match, f"no '### {name}' section"
+        first = re.search(r"```\w*\n(.*?)```", match.group(1), re.S)
+        assert first, f"{name}: no snippet"
+        assert INSTALLED_COMMAND.search(first.group(1)) and CHECKOUT_COMMAND not in first.group(1), name
+        assert CHECKOUT_COMMAND in match.group(1), f"{name}: the checkout form is kept as an alternative"

@@ -142,3 +142,31 @@ def test_configured_static_tokens() -> None:
         assert sb.token == "alpha"
         for token, status in (("alpha", 200), ("beta", 200), ("sandbox-demo-token", 401)):
             assert httpx2.get(sb.base_url + "/topics", headers={"X-Token": token}).status_code == status
+
+
+def test_static_tokens_of_other_accounts_have_their_own_rate_limits() -> None:
+    """A token ending in ``_<account>`` counts its creates for that account: two accounts, 2 creates each."""
+    import httpx2
+
+    from tickets_mcp.sandbox import run_sandbox
+
+    tokens = ("a-token_111", "b-token_222")
+    body = {
+        "summary": "limits per account",
+        "categories": ["dns"],
+        "category_fields": [{"key": "zone", "values": ["a.example"]}],
+        "access_level": "account_users",
+        "files": [],
+        "keystone_projects": [],
+        "products": [],
+        "secrets": [],
+    }
+    with run_sandbox(static_tokens=tokens) as sb:
+        statuses = {
+            token: [
+                httpx2.post(f"{sb.base_url}/v2/tickets", json=body, headers={"X-Token": token}).status_code
+                for _ in range(3)
+            ]
+            for token in tokens
+        }
+    assert statuses == {"a-token_111": [200, 200, 429], "b-token_222": [200, 200, 429]}

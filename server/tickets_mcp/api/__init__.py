@@ -18,6 +18,7 @@ from tickets_mcp.api.errors import (
     NotFound,
     RateLimited,
     ServerError,
+    SharedStateUnavailable,
     TicketsApiError,
     TransportError,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "ServerError",
     "ServiceUser",
     "SharedState",
+    "SharedStateUnavailable",
     "StaticToken",
     "TicketsApiError",
     "TicketsClient",

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import Any, Self, Unpack
@@ -48,7 +49,15 @@ import httpx2
 from tickets_mcp.api import recovery
 from tickets_mcp.api.auth import Auth
 from tickets_mcp.api.dedup import payload_key
-from tickets_mcp.api.models import Comment, CreateTicketResult, TicketV1, TicketV2ListItem, Vote
+from tickets_mcp.api.errors import SharedStateUnavailable
+from tickets_mcp.api.models import (
+    Comment,
+    CreateTicketResult,
+    TicketV1,
+    TicketV2ListItem,
+    Vote,
+    mark_recovered,
+)
 from tickets_mcp.api.operations import NewLegacyTicket, NewTicket, Operations, TicketSearch, new_ticket_body
 from tickets_mcp.api.pacing import Pacer, PacingPolicy
 from tickets_mcp.api.progress import end_phase, report
@@ -66,6 +75,8 @@ from tickets_mcp.api.types import (
     TicketNumber,
     TicketScore,
 )
+
+COMMENT_DEDUP = 60.0  # seconds an identical comment returns the first (a retry), at most dedup_window
 
 logger = logging.getLogger("tickets_mcp.api")
 
@@ -163,7 +174,19 @@ class TicketsClient(Operations):
             result = await recovery.create(self, body)
             return result.model_dump(mode="json")
 
-        data, reused = await self.shared.dedup.run_once(key, self.dedup_window, create)
+        async def settle() -> dict[str, Any] | None:  # a replica died creating it: did it go through?
+            found = await recovery.recover(self, body, datetime.now(UTC))
+            return (
+                None
+                if found is None
+                else CreateTicketResult(ticket=found, recovered=True).model_dump(mode="json")
+            )
+
+        try:
+            data, reused = await self.shared.dedup.run_once(key, self.dedup_window, create, settle)
+        except SharedStateUnavailable as exc:  # the replicas' dedup (Redis) is out of reach: nothing sent
+            exc.operation = "create_ticket"
+            raise
         result = CreateTicketResult.model_validate(data)
         if reused:
             logger.info("create_ticket: identical payload within the dedup window, reusing the first")
@@ -171,9 +194,29 @@ class TicketsClient(Operations):
         return result
 
     async def add_comment(self, number: TicketNumber, *, body: Body, files: Files | None = None) -> Comment:
-        """Add a comment, never twice; after an ambiguous failure, look for it in the thread."""
+        """Add a comment, never twice: an identical comment to the same ticket within `COMMENT_DEDUP`
+        seconds (an agent's retry, on this replica or another) returns the first, or waits for it while it
+        is being added; after an ambiguous failure, or when the replica adding it died, look for it in the
+        thread. ``dedup_window=0`` turns this off (the same words twice on purpose)."""
         send = partial(super().add_comment, number, body=body, files=files)
-        return await recovery.add_comment(self, send, number, body)
+        key = payload_key(self.credential, "add_comment", {"number": number, "body": body, "files": files})
+
+        async def add() -> dict[str, Any]:
+            comment = await recovery.add_comment(self, send, number, body)
+            return {"comment": comment.model_dump(mode="json"), "recovered": comment.recovered}
+
+        async def settle() -> dict[str, Any] | None:  # a replica died adding it: did it go through?
+            found = await recovery.find_comment(self, number, body, datetime.now(UTC))
+            return None if found is None else {"comment": found.model_dump(mode="json"), "recovered": True}
+
+        try:
+            window = min(self.dedup_window, COMMENT_DEDUP)
+            data, reused = await self.shared.dedup.run_once(key, window, add, settle)
+        except SharedStateUnavailable as exc:
+            exc.operation = "add_comment"
+            raise
+        comment = Comment.model_validate(data["comment"])
+        return mark_recovered(comment) if reused or data["recovered"] else comment
 
     async def close_ticket(
         self, number: TicketNumber, *, score: CloseScore | None = None, comment: NonEmpty | None = None

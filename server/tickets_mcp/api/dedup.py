@@ -27,14 +27,23 @@ from typing import Any, Protocol, runtime_checkable
 import anyio
 
 Result = dict[str, Any]
+Settle = Callable[[], Awaitable[Result | None]]
 
 
 @runtime_checkable
 class Dedup(Protocol):
     async def run_once(
-        self, key: str, window: float, create: Callable[[], Awaitable[Result]]
+        self,
+        key: str,
+        window: float,
+        create: Callable[[], Awaitable[Result]],
+        settle: Settle | None = None,
     ) -> tuple[Result, bool]:
-        """(result, reused): ``reused`` is True when the result is an earlier (or concurrent) call's."""
+        """(result, reused): ``reused`` is True when the result is an earlier (or concurrent) call's.
+
+        ``settle`` is asked first when this call takes over from one that was running elsewhere and never
+        finished (a replica died mid-write): its result, if it finds the write went through, is taken
+        as that call's (``reused``) and nothing is sent."""
         ...
 
     async def remember_number(self, credential: str, number: int) -> None:
@@ -73,8 +82,13 @@ class MemoryDedup:
             return len(self._done)
 
     async def run_once(
-        self, key: str, window: float, create: Callable[[], Awaitable[Result]]
+        self,
+        key: str,
+        window: float,
+        create: Callable[[], Awaitable[Result]],
+        settle: Settle | None = None,
     ) -> tuple[Result, bool]:
+        # ``settle`` is never needed in one process: a call it waits for always ends (its own recovery ran).
         if window <= 0:
             return await create(), False
         while True:

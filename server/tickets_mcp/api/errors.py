@@ -7,7 +7,8 @@ TicketsApiError
 ├── InvalidRequest     400, or arguments rejected locally before sending (status None, sent False)
 ├── RateLimited        429 past the retry budget; .retry_after in seconds
 ├── ServerError        5xx, or a success answer that could not be parsed
-└── TransportError     the network: connect, timeout, dropped connection
+├── TransportError     the network: connect, timeout, dropped connection
+└── SharedStateUnavailable  the Redis that replicas share cannot be reached; nothing was sent
 ```
 
 Every error carries the ``operation`` name, the HTTP ``status`` (None when there was none), the
@@ -102,6 +103,19 @@ class TransportError(TicketsApiError):
     """The network failed. ``sent`` False means the request provably never left."""
 
     default_sent = None
+
+
+class SharedStateUnavailable(TicketsApiError):
+    """The state several replicas share (Redis: pacing, create dedup) could not be reached, so a write
+    that depends on it was refused before anything was sent. ``retry_after``: seconds to come back in."""
+
+    default_sent = False
+
+    def __init__(self, message: str, *, retry_after: float, operation: str = "shared_state") -> None:
+        super().__init__(
+            message, operation=operation, status=None, code="shared_state_unavailable", sent=False
+        )
+        self.retry_after = retry_after
 
 
 # -- building errors from answers ---------------------------------------------------------------
@@ -229,6 +243,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "ServerError",
+    "SharedStateUnavailable",
     "TicketsApiError",
     "TransportError",
 ]

@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 import httpx2
 from pydantic import ValidationError
 
+from tickets_mcp.api import telemetry
 from tickets_mcp.api.auth import Auth
 from tickets_mcp.api.errors import (
     OUTCOME_UNKNOWN_HINT,
     InvalidRequest,
     RateLimited,
     ServerError,
+    SharedStateUnavailable,
     TicketsApiError,
     TransportError,
     error_from_status,
@@ -28,6 +30,7 @@ from tickets_mcp.api.pacing import Pacer, PacingTimeout
 from tickets_mcp.api.progress import sleep_reporting
 from tickets_mcp.api.retry import RetryPolicy, RetryState, retry_after_from_headers
 from tickets_mcp.api.routes import Request, Route
+from tickets_mcp.api.telemetry import Attempt
 
 logger = logging.getLogger("tickets_mcp.api")
 
@@ -49,6 +52,8 @@ class Caller:
         self.auth = auth
         self.retry = retry
         self.pacer = pacer
+        self.server = http.base_url.host  # for telemetry: the host only, never userinfo or a path
+        self.port = http.base_url.port
 
     async def call(self, route: Route, request: Request, parse: Callable[[Any], T]) -> T:
         operation = route.name
@@ -57,73 +62,86 @@ class Caller:
         state = RetryState(self.retry)
         relogged = False
         stale: str | None = None
+        sends = 0  # HTTP requests so far, replays and 429s included (`state.attempts` counts the budget)
         while True:
             headers = await self.auth.headers(self.http, stale=stale) if self.auth else {}
             used_token = headers.get(self.auth.header) if self.auth else None
             state.attempts += 1
-            try:
-                async with self._paced(route):
-                    response = await self.http.request(
-                        route.method, url, params=request.query, json=request.body, headers=headers
-                    )
-            except httpx2.InvalidURL as exc:  # e.g. a query or path over 64 KiB: nothing was sent
-                raise InvalidRequest(
-                    f"The request could not be built ({exc}); shorten the text arguments",
-                    operation=operation,
-                    status=None,
-                    code="validation_error",
-                    sent=False,
-                ) from None
-            except httpx2.HTTPError as exc:
-                wait = self._after_transport_error(route, state, exc)
-                await self._wait(state, wait, f"{operation}: network error, retrying")
-                continue
-            status = response.status_code
-            logger.debug("%s %s -> %s (attempt %d)", operation, where, status, state.attempts)
-
-            if 200 <= status < 300:
+            sends += 1
+            with telemetry.current().attempt(route, sends, self.server, self.port) as attempt:
                 try:
-                    return _parse(response, parse)
-                except _Malformed as exc:
-                    wait = self._failure_wait(route, state, None)
-                    if wait is None:
-                        raise ServerError(
-                            f"The answer could not be read ({exc}).",
-                            operation=operation,
-                            status=status,
-                            code="malformed_response",
-                            outcome_unknown=not route.idempotent,
-                        ) from None
-                    await self._wait(state, wait, f"{operation}: unreadable answer, retrying")
+                    async with self._paced(route, attempt):
+                        attempt.sending()
+                        response = await self.http.request(
+                            route.method, url, params=request.query, json=request.body, headers=headers
+                        )
+                except httpx2.InvalidURL as exc:  # e.g. a query or path over 64 KiB: nothing was sent
+                    attempt.failed("InvalidURL")
+                    raise InvalidRequest(
+                        f"The request could not be built ({exc}); shorten the text arguments",
+                        operation=operation,
+                        status=None,
+                        code="validation_error",
+                        sent=False,
+                    ) from None
+                except httpx2.HTTPError as exc:
+                    attempt.failed(type(exc).__name__)
+                    wait = self._after_transport_error(route, state, exc)
+                    await self._wait(state, wait, f"{operation}: network error, retrying", attempt, "network")
+                    continue
+                status = response.status_code
+                attempt.answered(status)
+                logger.debug("%s %s -> %s (attempt %d)", operation, where, status, state.attempts)
+
+                if 200 <= status < 300:
+                    try:
+                        return _parse(response, parse)
+                    except _Malformed as exc:
+                        wait = self._failure_wait(route, state, None)
+                        if wait is None:
+                            raise ServerError(
+                                f"The answer could not be read ({exc}).",
+                                operation=operation,
+                                status=status,
+                                code="malformed_response",
+                                outcome_unknown=not route.idempotent,
+                            ) from None
+                        message = f"{operation}: unreadable answer, retrying"
+                        await self._wait(state, wait, message, attempt, "malformed_response")
+                        continue
+
+                if status == 401 and self.auth is not None and self.auth.can_refresh and not relogged:
+                    relogged, stale = True, used_token
+                    state.attempts -= 1  # the replay is not a retry
+                    logger.info("%s: 401, logging in again and replaying once", operation)
+                    attempt.retry("unauthorized", 0.0)
                     continue
 
-            if status == 401 and self.auth is not None and self.auth.can_refresh and not relogged:
-                relogged, stale = True, used_token
-                state.attempts -= 1  # the replay is not a retry
-                logger.info("%s: 401, logging in again and replaying once", operation)
-                continue
+                retry_after = retry_after_from_headers(response.headers)
+                if status == 429:
+                    state.attempts -= 1  # a 429 stored nothing (W5); it has its own count
+                    state.rate_limited += 1
+                    wait = retry_after if retry_after is not None else self.retry.backoff(state.rate_limited)
+                    if state.can_retry_rate_limit() and state.fits(wait):
+                        logger.info("%s: 429, waiting %.2f s", operation, wait)
+                        await self._wait(
+                            state, wait, f"{operation}: rate limited, retrying", attempt, "rate_limited"
+                        )
+                        continue
+                    raise error_from_status(operation, status, _body(response), retry_after=_ceil(wait))
 
-            retry_after = retry_after_from_headers(response.headers)
-            if status == 429:
-                state.attempts -= 1  # a 429 stored nothing (W5); it has its own count
-                state.rate_limited += 1
-                wait = retry_after if retry_after is not None else self.retry.backoff(state.rate_limited)
-                if state.can_retry_rate_limit() and state.fits(wait):
-                    logger.info("%s: 429, waiting %.2f s", operation, wait)
-                    await self._wait(state, wait, f"{operation}: rate limited, retrying")
-                    continue
-                raise error_from_status(operation, status, _body(response), retry_after=_ceil(wait))
-
-            if status >= 500:
-                wait = self._failure_wait(route, state, retry_after)
-                if wait is not None:
-                    logger.info("%s: HTTP %d, retrying in %.2f s", operation, status, wait)
-                    await self._wait(state, wait, f"{operation}: server error, retrying")
-                    continue
-                raise error_from_status(
-                    operation, status, _body(response), outcome_unknown=not route.idempotent
-                )
-            raise error_from_status(operation, status, _body(response))
+                if status >= 500:
+                    wait = self._failure_wait(route, state, retry_after)
+                    if wait is not None:
+                        logger.info("%s: HTTP %d, retrying in %.2f s", operation, status, wait)
+                        await self._wait(
+                            state, wait, f"{operation}: server error, retrying", attempt, "server_error"
+                        )
+                        continue
+                    raise error_from_status(
+                        operation, status, _body(response), outcome_unknown=not route.idempotent
+                    )
+                raise error_from_status(operation, status, _body(response))
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -171,26 +189,36 @@ class Caller:
             message, operation=name, status=None, sent=True, outcome_unknown=not route.idempotent
         ) from None
 
-    async def _wait(self, state: RetryState, seconds: float, message: str) -> None:
+    async def _wait(
+        self, state: RetryState, seconds: float, message: str, attempt: Attempt, reason: str
+    ) -> None:
+        """Wait before sending again; the attempt that failed ends first (its span has no wait in it)."""
+        attempt.retry(reason, seconds)
         state.waited += seconds
         await sleep_reporting(seconds, message)
 
     @asynccontextmanager
-    async def _paced(self, route: Route) -> AsyncIterator[None]:
-        """The send holds a pacing slot of its bucket; a turn too far away raises `RateLimited` unsent."""
+    async def _paced(self, route: Route, attempt: Attempt) -> AsyncIterator[None]:
+        """The send holds a pacing slot of its bucket; a turn too far away raises `RateLimited` unsent, and
+        shared windows out of reach (Redis down) raise `SharedStateUnavailable` unsent: fail closed."""
         if route.bucket is None:
             yield
             return
-        limit = self.pacer.policy.limit(route.bucket)
+        bucket = route.bucket
+        limit = self.pacer.policy.limit(bucket)
         what = "ticket creations" if route.bucket == "create" else "comments"
 
         async def on_wait(seconds: float) -> None:
+            attempt.paced(bucket, seconds)
             logger.info("%s: pacing, waiting %.2f s for a free slot", route.name, seconds)
             await sleep_reporting(seconds, f"{route.name}: waiting for the rate limit ({limit} {what})")
 
         try:
             async with self.pacer.slot(route.bucket, on_wait=on_wait):
                 yield
+        except SharedStateUnavailable as exc:  # the replicas' shared windows (Redis) are out of reach
+            exc.operation = route.name
+            raise
         except PacingTimeout as exc:
             raise RateLimited(
                 f"at most {limit} {what} per {self.pacer.policy.window_seconds:g} s for this account; the next "

@@ -113,13 +113,33 @@ async def on_crash(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body("server_error", f"Internal error: {type(exc).__name__}"), status_code=500)
 
 
+def api_routes(config: SandboxConfig) -> list[Route]:
+    """The API's routes, with ``config.moved_routes`` served under their new paths: a key ``"GET /topics"``
+    moves one method (the old path then answers that method with 405), ``"/topics"`` every method (404)."""
+    moved = config.moved_routes
+    if not moved:
+        return ROUTES
+    known = {key for r in ROUTES for key in (r.path, *(f"{m} {r.path}" for m in r.methods or ()))}
+    unknown = sorted(set(moved) - known)
+    if unknown:
+        raise ValueError(f"moved_routes: no API route is {unknown}")
+
+    def path_of(route: Route) -> str:
+        for method in route.methods or ():
+            if f"{method} {route.path}" in moved:
+                return moved[f"{method} {route.path}"]
+        return moved.get(route.path, route.path)
+
+    return [Route(path_of(r), r.endpoint, methods=sorted(r.methods or ())) for r in ROUTES]
+
+
 def create_app(config: SandboxConfig | None = None, *, state: SandboxState | None = None) -> Starlette:
     """A Starlette app serving one sandbox; ``state`` lets a caller keep a handle on its data."""
     config = config or SandboxConfig()
     state = state or SandboxState(config)
     app = Starlette(
         routes=[
-            Mount("/support", routes=ROUTES),
+            Mount("/support", routes=api_routes(config)),
             Route("/identity/v3/auth/tokens", login, methods=["POST"]),
             Route("/_sandbox/journal", journal, methods=["GET", "DELETE"]),
             Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),

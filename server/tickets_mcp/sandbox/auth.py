@@ -1,7 +1,10 @@
 """Authentication: ``X-Token`` static tokens and ``X-Auth-Token`` IAM tokens (the vendor's authentication page, W6).
 
 IAM tokens come from a Keystone-style password login at ``POST /identity/v3/auth/tokens`` and
-live ``iam_token_ttl x time_scale`` seconds. Every valid token acts for the one demo account.
+live ``iam_token_ttl x time_scale`` seconds. Every valid token sees the one demo account's tickets. A
+static token in the vendor's shape (a random string, ``_``, the account number) counts its rate limits
+for that account, so several accounts' limits can be exercised against one sandbox; any other token
+counts for the demo account.
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ from typing import Any
 from tickets_mcp.sandbox.config import SandboxConfig
 from tickets_mcp.sandbox.errors import ApiError, Problems
 from tickets_mcp.sandbox.tickets import iso
+
+
+def _account_of(token: str) -> str | None:
+    """The account number after a static token's last ``_``, if it has that shape."""
+    _, sep, tail = token.rpartition("_")
+    return tail if sep and tail.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,8 @@ class Auth:
         """The caller, or ``None`` for a missing, unknown or expired token. No side effects."""
         static = headers.get("x-token")
         if static and static in self.config.static_tokens:
-            return Principal("static", self.config.account_id, self.config.account_id)
+            account = _account_of(static) or self.config.account_id
+            return Principal("static", account, self.config.account_id)
         iam = headers.get("x-auth-token")
         if iam:
             with self._lock:

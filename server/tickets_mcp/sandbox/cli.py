@@ -46,6 +46,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="SPEC",
         help="fault rule: JSON, KIND[,KIND] (sequence) or P:KIND[,KIND] (probability)",
     )
+    parser.add_argument(
+        "--static-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="accept this X-Token (repeatable; default: the demo token). A token ending in _<digits> counts "
+        "its rate limits for that account number",
+    )
     parser.add_argument("--no-seed", action="store_true", help="do not load demo data into an empty store")
     parser.add_argument(
         "--expose",
@@ -95,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             retry_after_format=args.retry_after,
             auto_reply_after=args.auto_reply,
             seed=not args.no_seed,
+            **({"static_tokens": tuple(args.static_token)} if args.static_token else {}),
             faults=[r for spec in rules for r in (spec["rules"] if "rules" in spec else [spec])] or None,
         )
         app = create_app(config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 DEMO_TOKEN = "sandbox-demo-token"
@@ -35,6 +35,9 @@ class SandboxConfig:
     auto_reply_after: float | None = None
     seed: bool = True
     faults: Any = None
+    # Routes of the API served under another path, to test that `tickets-mcp doctor` flags a wrong one:
+    # {"/path" (every method) or "GET /path" (one method), as in handlers.ROUTES: the path to serve it at}.
+    moved_routes: dict[str, str] = field(default_factory=dict)
 
     def scaled(self, seconds: float) -> float:
         """A sandbox duration in real seconds."""

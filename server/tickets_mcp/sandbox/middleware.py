@@ -92,6 +92,7 @@ class Gate:
             "fault": None,
             "applied": True,
             "auth": principal.mode if principal else None,
+            "account": principal.account_id if principal else None,
         }
         fault = self.faults.pick(scope["method"], scope["path"])
         recorded = False

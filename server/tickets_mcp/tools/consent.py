@@ -260,7 +260,8 @@ def done(text: str, plan: Plan, answer: Any, **fields: Any) -> CallToolResult:
     failure (``answer.recovered``) and what cleaning removed."""
     recovered = bool(getattr(answer, "recovered", False))
     note = (
-        " (confirmed by reading it back after the connection failed; it was not sent twice)"
+        " (it had already gone through on an earlier attempt, confirmed by reading it back or by this "
+        "server's memory of it; it was not sent twice)"
         if recovered
         else ""
     )

@@ -89,6 +89,13 @@ class ClientPool(Generic[E]):
         self._evict(now)
         return entry
 
+    def peek(self, key: str) -> E:
+        """The entry of credential hash ``key`` (as if used now); `KeyError` when it is no longer held."""
+        entry = self._entries[key]
+        self._entries.move_to_end(key)
+        entry.used = self._clock()
+        return entry
+
     def _evict(self, now: float) -> None:
         while self._entries:
             key, oldest = next(iter(self._entries.items()))

@@ -20,17 +20,16 @@ from mcp.server.mcpserver import Context
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from tickets_mcp.api import reporting_progress
-from tickets_mcp.api.shared import SharedState
-from tickets_mcp.api.windows import MemoryWindows, RateWindows
-from tickets_mcp.runtime import build_client
+from tickets_mcp.api.errors import SharedStateUnavailable
+from tickets_mcp.api.windows import RateWindows
+from tickets_mcp.runtime import build_client, build_shared
 from tickets_mcp.settings import Settings
 from tickets_mcp.tools.credentials import ClientPool, request_auth
 from tickets_mcp.tools.sdk import connection_of
-from tickets_mcp.tools.watch import ThreadWatcher
+from tickets_mcp.tools.watch import ScopedBus, ThreadWatcher
+from tickets_mcp.tools.watch_exchange import make_exchange
 
 if TYPE_CHECKING:
-    from mcp.server.subscriptions import SubscriptionBus
-
     from tickets_mcp.api import IamToken, StaticToken, TicketsClient
     from tickets_mcp.api.models import Category, CategoryField, Product
 
@@ -85,7 +84,10 @@ class SessionLimit:
         if self.limit <= 0:
             return None
         key = f"calls:{caller}"
-        slot, wait = await self.windows.acquire(key, self.limit, self.window)
+        try:
+            slot, wait = await self.windows.acquire(key, self.limit, self.window)
+        except SharedStateUnavailable:  # the replicas' Redis is down (logged once): fail open, reads go on
+            return None
         if slot is None:
             return wait
         await self.windows.release(key, slot)
@@ -133,11 +135,15 @@ class UserState:
 class AppState:
     """What the server's lifespan holds; `scope_of` gives a request its caller's `UserState`."""
 
-    def __init__(self, settings: Settings, bus: SubscriptionBus) -> None:
+    def __init__(self, settings: Settings, bus: ScopedBus) -> None:
         self.settings = settings
-        self.calls = SessionLimit(MemoryWindows(), settings.calls_per_minute, settings.rate_window)
-        self.watcher = ThreadWatcher(self._mark, settings.poll_interval, bus)
-        self.shared = SharedState.in_memory()  # its keys carry the credential or the account
+        # Its keys carry the credential or the account. With TICKETS_MCP_REDIS_URL it lives in the Redis the
+        # replicas share, and so do the session limits; else each has its own windows in this process.
+        self.shared = build_shared(settings)
+        self.calls = SessionLimit(self.shared.limits, settings.calls_per_minute, settings.rate_window)
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
+        exchange = make_exchange(redis_url, settings.poll_interval)
+        self.watcher = ThreadWatcher(self._mark, settings.poll_interval, bus, exchange)
         self._client: TicketsClient | None = None
         catalog = CatalogCache(self._own_client, settings.catalog_ttl)
         self.own = UserState(self, "server", self._own_client, catalog)
@@ -161,25 +167,35 @@ class AppState:
     def client(self) -> TicketsClient:
         return self._own_client()
 
-    async def _mark(self, number: int) -> tuple[object, object, object]:
-        """What the watcher compares between polls: the ticket's update time, unread count and status."""
-        ticket = await self.client.get_ticket(number)
+    def user(self, ctx: ServerRequestContext[Any]) -> UserState:
+        """The caller's state: the server's own credential, or the one this request's headers carry."""
+        if self.pool is None:
+            return self.own
+        headers = getattr(
+            getattr(ctx, "request", None), "headers", None
+        )  # the HTTP request's (None on stdio)
+        return self.pool.get(request_auth(headers or {}))
+
+    async def _mark(self, scope: str, number: int) -> tuple[object, object, object]:
+        """What the watcher compares between polls: the ticket's update time, unread count and status, read
+        with the subscriber's credential (`KeyError` when a per-request credential is no longer held)."""
+        user = self.own if self.pool is None else self.pool.peek(scope)
+        ticket = await user.client.get_ticket(number)
         return (ticket.updated_at, ticket.unread_comments_count, ticket.status)
 
     async def aclose(self) -> None:
+        await self.watcher.exchange.aclose()
         if self._client is not None:
             await self._client.aclose()
         if self.pool is not None:
             await self.pool.aclose()
+        await self.shared.aclose()
 
 
 def scope_of(ctx: ServerRequestContext[Any]) -> UserState:
     """The caller's state: the server's own credential, or the one this request's headers carry."""
     app: AppState = ctx.lifespan_context
-    if app.pool is None:
-        return app.own
-    headers = getattr(getattr(ctx, "request", None), "headers", None)  # the HTTP request's (None on stdio)
-    return app.pool.get(request_auth(headers or {}))
+    return app.user(ctx)
 
 
 def state_of(ctx: Context) -> UserState:

@@ -34,16 +34,15 @@ Placeholders are ``{{key}}`` where ``key`` is a declared argument or a data key:
 An unknown placeholder fails at load time, never as a silent blank. A missing optional argument takes its
 ``default`` (empty if none is declared), except ``language``, which falls back to the server's language.
 
-The directory: by default the repository's ``prompts/`` next to ``server/`` (a source checkout or an
-editable install, found relative to this file); for an installed wheel, a ``prompts`` folder shipped inside
-the ``tickets_mcp`` package (``importlib.resources``) or under ``<prefix>/share/tickets-mcp/prompts``.
-The first that exists wins, so packaging can choose either without code changes.
+The directory: in a source checkout (or an editable install) the repository's ``prompts/`` next to
+``server/``, found relative to this file; in an installed wheel or the MCP bundle, the copy inside the
+package, ``tickets_mcp/prompts`` (``setup.py`` copies the files there at build time), whatever the working
+directory.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -224,14 +223,12 @@ def load_prompt(path: Path) -> PromptSpec:
 
 
 def default_prompts_dir() -> Path:
-    """The first existing prompts folder: source checkout, inside the package, or ``<prefix>/share``."""
-    from importlib.resources import files
-
-    candidates = [
-        Path(__file__).resolve().parents[3] / "prompts",
-        Path(str(files("tickets_mcp"))) / "prompts",
-        Path(sys.prefix) / "share" / "tickets-mcp" / "prompts",
-    ]
+    """The checkout's ``prompts/`` in a source tree (``server/`` next to ``pyproject.toml``: a checkout or an
+    editable install), else the copy inside the installed package, ``tickets_mcp/prompts``."""
+    package = Path(__file__).resolve().parents[1]
+    candidates = [package / "prompts"]
+    if package.parent.name == "server" and (package.parent.parent / "pyproject.toml").is_file():
+        candidates.insert(0, package.parent.parent / "prompts")
     for candidate in candidates:
         if candidate.is_dir():
             return candidate

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -30,6 +30,9 @@ from tickets_mcp.tools.render import (
 from tickets_mcp.tools.results import shown
 from tickets_mcp.tools.threads import Selection
 from tickets_mcp.tools.views import brief, field_view, named, ticket_view
+
+if TYPE_CHECKING:
+    from tickets_mcp.settings import Settings
 
 
 class PromptData:
@@ -164,20 +167,41 @@ def _messages(spec: PromptSpec, values: Mapping[str, str]) -> list[Any]:
     return messages
 
 
+def unserved_tools(settings: Settings) -> frozenset[str]:
+    """The tools this server does not serve, for `register_prompts`. Empty unless a tool filter is set or
+    a default toolset is off: only then is the tool registry (~50 ms of imports, deferred to the first
+    `tools/list` on purpose) loaded at start-up. --read-only alone is covered by the prompts' ``writes``."""
+    from tickets_mcp.settings import DEFAULT_TOOLSETS
+
+    if not (settings.tools or settings.exclude_tools) and set(DEFAULT_TOOLSETS) <= set(settings.toolsets):
+        return frozenset()
+    from tickets_mcp.tools.registry import select_tools
+
+    return frozenset(select_tools(settings)[1])
+
+
 def register_prompts(
     server: MCPServer[Any],
     specs: list[PromptSpec],
     *,
     language: str,
     read_only: bool = False,
+    unserved: frozenset[str] = frozenset(),
     provider: Provider = PromptData.from_context,
 ) -> None:
     """Serve each spec under its declared arguments; ``language`` is the server's (``--language``). In
-    read-only mode a prompt that leads to a write (``writes = true``) is not served. A middleware checks
-    `prompts/get` first: a missing required argument is an invalid-params error that names it."""
+    read-only mode a prompt that leads to a write (``writes = true``) is not served, nor is a prompt whose
+    text tells the model to call a tool in ``unserved`` (`unserved_tools`: --tools, --exclude-tools, a
+    toolset off). A middleware checks `prompts/get` first: a missing required argument is an
+    invalid-params error that names it."""
     from mcp.server.mcpserver.prompts import base
 
-    served = {spec.name: spec for spec in specs if not (read_only and spec.meta.writes)}
+    def names_unserved(spec: PromptSpec) -> bool:
+        return any(re.search(rf"\b{re.escape(tool)}\b", spec.template) for tool in unserved)
+
+    served = {
+        spec.name: spec for spec in specs if not (read_only and spec.meta.writes) and not names_unserved(spec)
+    }
     for spec in served.values():
         arguments = [
             base.PromptArgument(name=a.name, description=a.description, required=a.required)

@@ -112,6 +112,9 @@ def from_api_error(exc: errors.TicketsApiError, *, subject: str | None = None) -
     what = subject or "the request"
     if isinstance(exc, errors.RateLimited):
         return _rate_limited(exc)
+    if isinstance(exc, errors.SharedStateUnavailable):  # Redis of the replicas down: refused, nothing sent
+        wait = max(1, math.ceil(exc.retry_after))
+        return fail(exc.message, code=exc.code, sent=False, retry_after_seconds=wait)
     if exc.code == "not_applied":
         return fail(f"Not applied: {exc.message}", code="not_applied")
     if isinstance(exc, errors.InvalidRequest):

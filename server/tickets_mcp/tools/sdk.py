@@ -77,3 +77,11 @@ def add_request_handler(
 def connection_of(ctx: ServerRequestContext[Any]) -> Hashable:
     """What stays the same across the requests of one 2025-11-25 session: its connection."""
     return id(getattr(ctx.session, "_connection", ctx.session))
+
+
+def on_connection_close(ctx: ServerRequestContext[Any], callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the connection of this request closes (its 2025-11-25 session ends). A session
+    without such a connection is not registered (its caller cleans up another way)."""
+    stack = getattr(getattr(ctx.session, "_connection", None), "exit_stack", None)
+    if stack is not None:
+        stack.callback(callback)

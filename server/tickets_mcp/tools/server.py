@@ -1,7 +1,9 @@
 """build_server(settings) -> the MCP server: the enabled tools, resources, prompts, one API client.
 
 Every tool call passes through `ToolGate`, a middleware (the SDK's public `middleware=` seam):
-- a disabled tool (read-only mode, toolset off) gets an explanation instead of "unknown tool";
+- a disabled tool (read-only mode, toolset off, --tools / --exclude-tools) gets an explanation instead of
+  "unknown tool";
+- with OAuth, a write tool is hidden from and refused to an access token without tickets:write (`scopes.py`);
 - a per-session call limit stops a looping agent before it burns the API quota;
 - arguments are checked first, so an invalid one is named with its constraint and nothing is sent.
 Tickets API errors become `isError` results in each tool's own wrapper (`declare.py`).
@@ -20,19 +22,22 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
-from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import EmptyResult, SetLevelRequestParams
 from pydantic import ValidationError
 
 from tickets_mcp import __version__
+from tickets_mcp.oauth import server_options
 from tickets_mcp.settings import Settings
 from tickets_mcp.tools.lifespan import AppState, caller_of, scope_of
+from tickets_mcp.tools.metering import metering
 from tickets_mcp.tools.prompt_files import load_prompts
-from tickets_mcp.tools.prompts import register_prompts
+from tickets_mcp.tools.prompts import register_prompts, unserved_tools
 from tickets_mcp.tools.resources import list_resources, read_static, register_resources
 from tickets_mcp.tools.results import fail, shown
+from tickets_mcp.tools.scopes import listed_tools, prompt_gate, refused_tool
 from tickets_mcp.tools.sdk import SdkServer, add_request_handler, add_tool
-from tickets_mcp.tools.watch import listening
+from tickets_mcp.tools.watch import ScopedBus, listening
 
 if TYPE_CHECKING:
     from tickets_mcp.tools.declare import ToolSpec
@@ -64,23 +69,12 @@ class ToolGate:
         handlers and building their schemas is ~50 ms of a cold start, before `initialize` could be answered."""
         if self._ready:
             return
-        from tickets_mcp.tools.registry import all_tools, enabled_tools
+        from tickets_mcp.tools.registry import select_tools
 
-        settings = self.settings
-        self.enabled = {s.name: s for s in enabled_tools(settings.toolsets, read_only=settings.read_only)}
-        for spec in self.enabled.values():
+        served, self.disabled = select_tools(self.settings)  # toolsets, --read-only, the tool filters
+        self.enabled = {s.name: s for s in served}
+        for spec in served:
             add_tool(self.server, spec.sdk_tool)
-        for spec in all_tools():
-            if spec.name in self.enabled:
-                continue
-            if not spec.read_only and settings.read_only:
-                why = f"{spec.name} is disabled: this server runs in read-only mode (--read-only)."
-            else:
-                why = (
-                    f"{spec.name} is in the '{spec.toolset}' toolset, which is off; "
-                    f"start the server with --toolsets {spec.toolset} (or all)."
-                )
-            self.disabled[spec.name] = why
         self._ready = True
 
     async def __call__(self, ctx: ServerRequestContext[AppState], call_next: CallNext) -> HandlerResult:
@@ -88,11 +82,13 @@ class ToolGate:
             return await call_next(ctx)
         self.prepare()
         if ctx.method == "tools/list":
-            return await call_next(ctx)
+            return listed_tools(ctx, self.settings, self.enabled, await call_next(ctx))  # OAuth scopes
         params = ctx.params or {}
         name = str(params.get("name"))
         if name in self.disabled:
             return fail(self.disabled[name], code="tool_disabled")
+        if (refused := refused_tool(ctx, self.settings, self.enabled.get(name))) is not None:
+            return refused  # a write without the OAuth scope tickets:write
         calls = ctx.lifespan_context.calls
         wait = await calls.check(caller_of(ctx))
         if wait is not None:
@@ -155,9 +151,25 @@ async def _accept_log_level(
     return EmptyResult()
 
 
+def request_state_security(settings: Settings) -> RequestStateSecurity | None:
+    """Consent answers and other request state (2026-07-28 input-required round trips) are sealed with
+    `TICKETS_MCP_STATE_KEY` when set, so they open on any replica and after a restart; without it, with a
+    key of this process only (the SDK's default)."""
+    keys = settings.state_keys()
+    if not keys:
+        if settings.redis_url is not None:
+            log.warning(
+                "TICKETS_MCP_REDIS_URL is set but TICKETS_MCP_STATE_KEY is not: a consent answer that reaches "
+                "another replica, or this one after a restart, will be refused and the user asked again. Set "
+                "the same TICKETS_MCP_STATE_KEY on every replica."
+            )
+        return None
+    return RequestStateSecurity(keys=keys)
+
+
 def build_server(settings: Settings) -> TicketsServer:
     """The configured MCP server; the lifespan holds its state, whose API client is made on first use."""
-    bus = InMemorySubscriptionBus()
+    bus = ScopedBus()
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -181,11 +193,22 @@ def build_server(settings: Settings) -> TicketsServer:
         lifespan=lifespan,
         log_level=settings.log_level,
         subscriptions=bus,
+        request_state_security=request_state_security(settings),
+        **server_options(settings),  # OAuth resource-server mode: auth settings and token verifier
     )
     gate = ToolGate(mcp, settings)
     mcp.prepare_tools = gate.prepare
-    mcp.middleware.extend([gate, listening])
+    mcp.middleware.extend([metering, gate, listening])  # after the SDK's OpenTelemetry middleware
     add_request_handler(mcp, "logging/setLevel", SetLevelRequestParams, _accept_log_level)
     register_resources(mcp)
-    register_prompts(mcp, load_prompts(), language=settings.language, read_only=settings.read_only)
+    prompts = load_prompts()
+    register_prompts(
+        mcp,
+        prompts,
+        language=settings.language,
+        read_only=settings.read_only,
+        unserved=unserved_tools(settings),
+    )
+    if settings.oauth_enabled:
+        mcp.middleware.insert(0, prompt_gate(prompts, settings))
     return mcp
