@@ -75,6 +75,9 @@ def replica_env(sb: SandboxProcess, redis: RedisServer) -> dict[str, str]:
 
 
 async def agent(index: int, ports: list[int], tally: Tally, started: float) -> None:
+    """One agent: its 20 calls in order, each retried until answered, over one 2026-07-28 client. A call
+    that a dying replica drops takes that client down with it: the agent opens a new one and makes the
+    same call again (dedup makes that safe)."""
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
@@ -83,59 +86,61 @@ async def agent(index: int, ports: list[int], tally: Tally, started: float) -> N
     http = httpx2.AsyncClient(transport=transport, headers={"X-Selectel-Token": token}, timeout=600)
     url = f"http://127.0.0.1:{ports[0]}/mcp"
     own: list[int] = []
-    creates = comments = 0
-    async with Client(streamable_http_client(url, http_client=http)) as client:  # type: ignore[arg-type]
-        for step in PLAN:
-            if step == "create":
-                creates += 1
-                name, args = (
-                    "create_ticket",
-                    {
-                        "summary": f"cluster agent {index} create {creates}",
-                        "categories": ["dns"],
-                        "category_fields": [{"key": "zone", "values": [f"agent{index}.example"]}],
-                    },
-                )
-            elif step == "comment":
-                comments += 1
-                name, args = (
-                    "add_comment",
-                    {
-                        "number": own[-1] if own else SEEDED,
-                        "body": f"cluster agent {index} comment {comments}",
-                    },
-                )
-            elif step == "search":
-                name, args = "search_tickets", {"page": 1}
-            elif step == "get":
-                name, args = "get_ticket", {"number": SEEDED}
-            elif step == "list_comments":
-                name, args = "list_comments", {"number": SEEDED}
-            else:
-                name, args = "list_categories", {}
-            for _ in range(30):
-                t0 = time.monotonic()
-                try:
+    counts = collections.Counter[str]()
+    steps = [(step, sum(1 for s in PLAN[: i + 1] if s == step)) for i, step in enumerate(PLAN)]
+    done = 0
+    for _ in range(30):
+        t0 = time.monotonic()
+        try:
+            async with Client(streamable_http_client(url, http_client=http)) as client:  # type: ignore[arg-type]
+                while done < len(steps):
+                    name, args = request(steps[done][0], index, steps[done][1], own)
+                    t0 = time.monotonic()
                     result = await client.call_tool(name, args)
-                except Exception as exc:  # a replica died under this request: retry (dedup makes it safe)
-                    port = transport.sent[-1] if transport.sent else 0
-                    tally.errors.append((name, port, type(exc).__name__, t0 - started))
-                    await asyncio.sleep(0.5)
-                    continue
-                structured = result.structured_content or {}
-                if result.is_error and structured.get("code") in RETRYABLE:
-                    tally.retries[str(structured.get("code"))] += 1
-                    await asyncio.sleep(min(float(structured.get("retry_after_seconds") or 1), 5))
-                    continue
-                if result.is_error:
-                    tally.failed.append(f"{name}: {structured.get('code')}")
-                else:
-                    tally.latency[name].append(time.monotonic() - t0)
-                    if name == "create_ticket":
-                        own.append(int(structured["ticket"]["number"]))
-                break
-            else:
-                tally.failed.append(f"{name}: gave up")
+                    structured = result.structured_content or {}
+                    if result.is_error and structured.get("code") in RETRYABLE:
+                        tally.retries[f"{name}: {structured.get('code')}"] += 1
+                        await asyncio.sleep(min(float(structured.get("retry_after_seconds") or 1), 5))
+                        continue
+                    if result.is_error:
+                        tally.failed.append(f"{name}: {structured.get('code')}")
+                    else:
+                        tally.latency[name].append(time.monotonic() - t0)
+                        if name == "create_ticket":
+                            own.append(int(structured["ticket"]["number"]))
+                    counts[name] += 1
+                    done += 1
+            break
+        except Exception as exc:  # the request in flight was dropped (its replica died)
+            name = request(steps[done][0], index, steps[done][1], own)[0]
+            port = transport.sent[-1] if transport.sent else 0
+            tally.errors.append((name, port, type(exc).__name__, t0 - started))
+            await asyncio.sleep(0.5)
+    if done < len(steps):
+        tally.failed.append(f"agent {index}: gave up at step {done}")
+    await http.aclose()
+
+
+def request(step: str, agent: int, nth: int, own: list[int]) -> tuple[str, dict[str, Any]]:
+    """The tool call of one step of the plan."""
+    if step == "create":
+        return "create_ticket", {
+            "summary": f"cluster agent {agent} create {nth}",
+            "categories": ["dns"],
+            "category_fields": [{"key": "zone", "values": [f"agent{agent}.example"]}],
+        }
+    if step == "comment":
+        return "add_comment", {
+            "number": own[-1] if own else SEEDED,
+            "body": f"cluster agent {agent} comment {nth}",
+        }
+    if step == "search":
+        return "search_tickets", {"page": 1}
+    if step == "get":
+        return "get_ticket", {"number": SEEDED}
+    if step == "list_comments":
+        return "list_comments", {"number": SEEDED}
+    return "list_categories", {}
 
 
 async def load(ports: list[int], faults: dict[str, Any] | None) -> tuple[Tally, float]:

@@ -124,6 +124,9 @@ async def test_redis_down_refuses_writes_unsent_and_serves_reads(
         try:
             created = await one.call_tool("create_ticket", draft(summary))
             comment = await one.call_tool("add_comment", {"number": 2401011, "body": "Still down?"})
+            closed = await one.call_tool(
+                "close_ticket", {"number": 2401011}
+            )  # not paced: refused all the same
             search = await one.call_tool("search_tickets", {"q": "backup"})
             listed = await one.call_tool("count_tickets", {})
         finally:
@@ -135,7 +138,7 @@ async def test_redis_down_refuses_writes_unsent_and_serves_reads(
         again = await one.call_tool("create_ticket", draft(summary))
     assert held.is_error and held.structured_content["code"] == "shared_state_unavailable"
     assert "restarted and forgot" in text_of(held) and held.structured_content["sent"] is False
-    for refused in (created, comment):
+    for refused in (created, comment, closed):
         assert refused.is_error
         assert refused.structured_content["code"] == "shared_state_unavailable"
         assert refused.structured_content["sent"] is False
@@ -146,7 +149,7 @@ async def test_redis_down_refuses_writes_unsent_and_serves_reads(
     assert not search.is_error and not listed.is_error
     assert not again.is_error, text_of(again)
     assert len(creates(sandbox, summary)) == 1  # only the one after Redis came back
-    assert not [e for e in sandbox.writes() if e["path"].endswith("/comments")]
+    assert not [e for e in sandbox.writes() if e["path"].endswith(("/comments", "/close"))]
 
 
 def test_redis_url_is_checked_at_start_up() -> None:

@@ -180,6 +180,12 @@ class RedisWindows:
         with contextlib.suppress(SharedStateUnavailable):  # the send is over; its lease ends the slot
             await self.link.run(lambda client: RELEASE(client, keys, args))
 
+    async def writable(self) -> None:
+        async def ping(client: Redis) -> Any:
+            return await client.ping()
+
+        await self.link.run(ping)
+
     async def aclose(self) -> None:
         await self.link.aclose()
 

@@ -202,6 +202,12 @@ class Caller:
         """The send holds a pacing slot of its bucket; a turn too far away raises `RateLimited` unsent, and
         shared windows out of reach (Redis down) raise `SharedStateUnavailable` unsent: fail closed."""
         if route.bucket is None:
+            if route.method != "GET":  # close, reopen, votes, access: no slot, but the same fail-closed rule
+                try:
+                    await self.pacer.windows.writable()
+                except SharedStateUnavailable as exc:
+                    exc.operation = route.name
+                    raise
             yield
             return
         bucket = route.bucket

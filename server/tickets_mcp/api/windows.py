@@ -39,6 +39,11 @@ class RateWindows(Protocol):
         """The slot's send is over (answer or failure): it ages out of the window from now."""
         ...
 
+    async def writable(self) -> None:
+        """Return when a write may go out now; raise `SharedStateUnavailable` when the state the replicas
+        coordinate through is out of reach (every write then fails closed, paced or not)."""
+        ...
+
 
 class _Log:
     """The slots of one key: slot id -> when its send ended (None while in flight)."""
@@ -114,6 +119,9 @@ class MemoryWindows:
                 log.slots[slot] = now
                 heapq.heappush(self._expiry, (now + log.window + SAFETY, key))
             self._sweep(now)
+
+    async def writable(self) -> None:
+        return None  # this process's own memory is always there
 
     def _sweep(self, now: float) -> None:
         """Drop the keys whose window is empty (caller holds the lock)."""
