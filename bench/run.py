@@ -124,6 +124,7 @@ def p2_overhead(sb: SandboxProcess, calls: int) -> tuple[Row, dict[str, Any]]:
         },
         "paired_diff_ms": {"p50": median(diffs), "p90": pct(diffs, 0.9), "p99": pct(diffs, 0.99)},
         "calls": calls,
+        "overhead_ms": overhead,
     }
     row = Row(
         "P2",
