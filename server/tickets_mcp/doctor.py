@@ -40,12 +40,7 @@ SKEW_WARN_SECONDS = 30.0
 SKEW_FAIL_SECONDS = 300.0
 # A doctor answers in seconds: a failing route is reported, not retried for the server's whole budget.
 RETRY_BUDGET_SECONDS = 5.0
-# OpenTelemetry's standard variables (the `otel` extra exports over OTLP/HTTP).
-OTEL_ENDPOINTS = (
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-)
+# The `otel` extra (exports over OTLP/HTTP): what doctor checks is installed.
 OTEL_MODULES = ("opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http")
 OTEL_CONNECT_TIMEOUT = 2.0
 
@@ -216,12 +211,17 @@ def check_export(report: Report, environ: Mapping[str, str] = os.environ) -> Non
     """Whether OpenTelemetry export is configured (the standard OTEL_* variables), whether the ``otel``
     extra is installed, and whether each endpoint accepts a TCP connection. Header values
     (``OTEL_EXPORTER_OTLP_HEADERS``, often an API key) and URL credentials are never printed."""
+    from tickets_mcp import telemetry  # what the server itself will export, so the two never disagree
+
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         report.ok("OpenTelemetry export: off (OTEL_SDK_DISABLED=true)")
         return
-    endpoints = {name: environ[name].strip() for name in OTEL_ENDPOINTS if environ.get(name, "").strip()}
+    endpoints = telemetry.endpoints(environ)
     if not endpoints:
-        report.ok("OpenTelemetry export: not configured (OTEL_EXPORTER_OTLP_ENDPOINT unset)")
+        report.ok(
+            "OpenTelemetry export: not configured (no OTEL_EXPORTER_OTLP_*ENDPOINT set, or its signal's "
+            "exporter is none)"
+        )
         return
     missing = [name for name in OTEL_MODULES if not _importable(name)]
     if missing:

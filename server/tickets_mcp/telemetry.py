@@ -48,6 +48,18 @@ def signals(env: Mapping[str, str] | None = None) -> set[str]:
     return wanted
 
 
+def endpoints(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Where each exported signal goes: the variable that names its endpoint → its value (the signal's own
+    variable, else the common one). Empty when nothing is exported (see `signals`)."""
+    env = os.environ if env is None else env
+    chosen: dict[str, str] = {}
+    for signal in sorted(signals(env)):
+        own = SIGNAL_ENDPOINTS[signal]
+        variable = own if env.get(own, "").strip() else ENDPOINT
+        chosen[variable] = env[variable].strip()
+    return chosen
+
+
 def header_secrets(env: Mapping[str, str] | None = None) -> list[str]:
     """The values of the OTLP header variables (``key=value,...``; often a collector's API key), for
     the redacting log filter."""

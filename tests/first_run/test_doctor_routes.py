@@ -148,6 +148,13 @@ def test_no_exporter_configured_is_fine() -> None:
     assert code == 0 and out.startswith("✓ OpenTelemetry export: not configured")
     code, out = export_report(OTEL_SDK_DISABLED="true", OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9")
     assert code == 0 and "off (OTEL_SDK_DISABLED=true)" in out
+    # what the server would export decides: both signals' exporters off means nothing to check
+    code, out = export_report(
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+    )
+    assert code == 0 and "not configured" in out
 
 
 def test_a_listening_endpoint_is_reachable_and_its_credentials_are_not_shown() -> None:
