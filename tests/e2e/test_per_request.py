@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,9 +23,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ResourceUpdatedNotification
 
 from mcp_support import text_of
+from server_process import ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-
-from .test_transports import _free_port
 
 pytestmark = pytest.mark.anyio
 ALPHA = "alpha-3c9f0e7d2b_111"  # account 111
@@ -47,41 +44,23 @@ class Running:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Running]:
     with run_sandbox(static_tokens=TOKENS, creates_per_minute=10_000, comments_per_minute=10_000) as sb:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_"))}
-        env.update(
-            SELECTEL_TICKETS_URL=sb.base_url,
-            SELECTEL_IDENTITY_URL=sb.identity_url,
-            TICKETS_MCP_CREDENTIALS="per-request",
-            TICKETS_MCP_CREATES_PER_MINUTE="1",
-            TICKETS_MCP_RETRY_BUDGET="0",
-            TICKETS_MCP_LOG_LEVEL="DEBUG",
-            TICKETS_MCP_POLL_INTERVAL="0.2",
+        process = ServerProcess(
+            {
+                "SELECTEL_TICKETS_URL": sb.base_url,
+                "SELECTEL_IDENTITY_URL": sb.identity_url,
+                "TICKETS_MCP_CREDENTIALS": "per-request",
+                "TICKETS_MCP_CREATES_PER_MINUTE": "1",
+                "TICKETS_MCP_RETRY_BUDGET": "0",
+                "TICKETS_MCP_LOG_LEVEL": "DEBUG",
+                "TICKETS_MCP_POLL_INTERVAL": "0.2",
+            }
         )
-        command = [sys.executable, "-m", "tickets_mcp", "--transport", "http", "--port", str(port)]
-        log = tempfile.TemporaryFile(
-            "w+"
-        )  # a file, not a pipe: DEBUG logs would fill a pipe and stall the server
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
-        base = f"http://127.0.0.1:{port}"
         stderr: list[str] = []
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                assert proc.poll() is None, "the server exited"
-                try:
-                    if httpx2.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    assert time.monotonic() < deadline, "did not start"
-                    time.sleep(0.1)
-            yield Running(sb, f"{base}/mcp", stderr)
+            yield Running(sb, process.start().url, stderr)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            log.seek(0)
-            stderr.append(log.read())
-            log.close()
+            process.stop()
+            stderr.append(process.stderr())
         for token in (*TOKENS, UNKNOWN):
             assert token not in stderr[-1], "a credential reached the log"
 
