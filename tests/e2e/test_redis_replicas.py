@@ -7,6 +7,7 @@ about what reached the API. Tests that stop Redis start it again in a ``finally`
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -194,3 +195,31 @@ def test_redis_is_imported_only_when_configured() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["False", "True RedisWindows RedisDedup"]
+
+
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # the 2025-11-25 way, on purpose
+async def test_thread_notifications_survive_a_redis_outage_with_one_warning(
+    sandbox: SandboxHandle, redis_url: str, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis goes away under a subscription: polling pauses with one warning (not one per poll), and a
+    change after Redis is back still reaches the subscriber on the other replica."""
+    caplog.set_level(logging.INFO, logger="tickets_mcp.watch")
+    number, uri = 2401008, "tickets://2401008"
+    async with replicas(sandbox, redis_url, "auto", poll_interval=0.1) as (one, two):
+        await one.call_tool("count_tickets", {})
+        async with two.listen(resource_subscriptions=[uri]) as sub:
+            await anyio.sleep(0.3)
+            redis_server.stop()
+            try:
+                await anyio.sleep(1.0)  # about ten polls while Redis is away
+            finally:
+                redis_server.start()
+            await anyio.sleep(2.0)  # the notification channel reconnects within a second or so
+            sandbox.support_reply(number, "Back after the outage.")
+            with anyio.fail_after(10):
+                async for event in sub:
+                    assert getattr(event, "uri", None) == uri
+                    break
+    paused = [r for r in caplog.records if "thread polling paused" in r.getMessage()]
+    assert len(paused) == 1, [r.getMessage() for r in caplog.records]
+    assert any("thread polling resumed" in r.getMessage() for r in caplog.records)

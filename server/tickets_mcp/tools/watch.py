@@ -36,7 +36,7 @@ from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestPar
 
 from tickets_mcp.api import TicketsApiError
 from tickets_mcp.tools.sdk import add_request_handler, connection_of, on_connection_close
-from tickets_mcp.tools.watch_exchange import Exchange, Watch
+from tickets_mcp.tools.watch_exchange import Exchange, ExchangeUnavailable, Watch
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -84,7 +84,11 @@ class ScopedBus:
     def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
         token = object()
         self._listeners[token] = (_LISTEN_SCOPE.get(), listener)
-        return lambda: self._listeners.pop(token, None) and None
+
+        def unsubscribe() -> None:
+            self._listeners.pop(token, None)
+
+        return unsubscribe
 
 
 class ThreadWatcher:
@@ -106,6 +110,7 @@ class ThreadWatcher:
         self.sessions: dict[Subscription, dict[Hashable, Any]] = defaultdict(dict)
         self.listeners: dict[Subscription, int] = defaultdict(int)  # open listen streams
         self._wake = anyio.Event()
+        self._down = False  # the exchange (Redis) did not answer the last time
 
     def watches(self) -> set[Watch]:
         subs = {s for s, held in self.sessions.items() if held} | {s for s, n in self.listeners.items() if n}
@@ -147,9 +152,15 @@ class ThreadWatcher:
             log.warning("polling ticket %s failed: %s", watch[1], exc.message)
         except LookupError:
             log.info("ticket %s: its subscriber's credential is no longer held here", watch[1])
-        except Exception as exc:  # the exchange (Redis) is unreachable
-            log.warning("polling ticket %s: shared state unavailable (%s)", watch[1], type(exc).__name__)
+        except ExchangeUnavailable as exc:
+            self._exchange_down(exc)
         return False
+
+    def _exchange_down(self, exc: ExchangeUnavailable) -> None:
+        """One warning per outage of the shared exchange, not one per poll."""
+        if not self._down:
+            self._down = True
+            log.warning("thread polling paused: shared state unavailable (%s); retrying each poll", exc)
 
     async def poll_once(self) -> list[Watch]:
         """Check each watch this process holds the lease of once; return the ones that changed."""
@@ -159,9 +170,12 @@ class ThreadWatcher:
         for watch in sorted(watches):
             try:
                 mine = await self.exchange.claim(watch)
-            except Exception as exc:
-                log.warning("thread polling paused: shared state unavailable (%s)", type(exc).__name__)
-                break
+            except ExchangeUnavailable as exc:
+                self._exchange_down(exc)
+                return changed
+            if self._down:
+                self._down = False
+                log.info("thread polling resumed: shared state reachable again")
             if mine and await self._check(watch):
                 changed.append(watch)
         return changed

@@ -14,7 +14,8 @@ its exchange three things:
 - `announce(watch)`: the thread changed: every process notifies its own subscribers of that watch
   (with Redis a ``PUBLISH`` that every replica, this one included, receives in `listen`).
 
-Redis errors reach the watcher as exceptions; it logs one warning and goes on polling.
+Redis errors reach the watcher as `ExchangeUnavailable`; it logs one warning until Redis is back and
+goes on polling.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if old ~= false and old ~= ARGV[1] then return 1 end
 return 0
 """
+
+
+class ExchangeUnavailable(Exception):
+    """The shared exchange (Redis) did not answer."""
 
 
 class Exchange(Protocol):
@@ -117,13 +122,24 @@ class RedisExchange:
         return f"{PREFIX}:{kind}:{watch[0]}:{watch[1]}"
 
     async def claim(self, watch: Watch) -> bool:
-        return bool(await self._claim(keys=[self._key("lease", watch)], args=[self._me, self._lease_ms]))
+        return bool(
+            await self._run(self._claim(keys=[self._key("lease", watch)], args=[self._me, self._lease_ms]))
+        )
 
     async def changed(self, watch: Watch, mark: str) -> bool:
-        return bool(await self._swap(keys=[self._key("mark", watch)], args=[mark, self._mark_ms]))
+        return bool(await self._run(self._swap(keys=[self._key("mark", watch)], args=[mark, self._mark_ms])))
 
     async def announce(self, watch: Watch) -> None:
-        await self._redis.publish(CHANNEL, json.dumps([watch[0], watch[1]]))
+        await self._run(self._redis.publish(CHANNEL, json.dumps([watch[0], watch[1]])))
+
+    @staticmethod
+    async def _run(command: Awaitable[Any]) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            return await command
+        except (RedisError, OSError) as exc:
+            raise ExchangeUnavailable(type(exc).__name__) from exc
 
     def forget(self, keep: set[Watch]) -> None:
         return None  # nothing local: leases and marks expire in Redis
