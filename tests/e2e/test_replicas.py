@@ -10,6 +10,7 @@ replica, and are spread over the three. The sandbox journal says what reached th
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -217,3 +218,30 @@ async def test_a_thread_change_reaches_subscribers_on_every_replica_polled_once(
     assert legacy_updates == [uri]
     # one replica polls the ticket every 0.2 s (about 10 reads in 2 s); two pollers would make about 20
     assert 3 <= len(polls) <= 14, len(polls)
+
+
+def test_state_keys_are_checked_and_a_replica_without_one_says_what_breaks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from pydantic import SecretStr, ValidationError
+
+    from tickets_mcp.settings import Settings
+    from tickets_mcp.tools.server import build_server
+
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(token=SecretStr("t"), state_key=SecretStr("short"))
+    with pytest.raises(ValidationError, match="distinct"):
+        Settings(token=SecretStr("t"), state_key=SecretStr(f"{STATE_KEY},{STATE_KEY}"))
+    rotated = Settings(token=SecretStr("t"), state_key=SecretStr(f"{STATE_KEY}, {'n' * 40}"))
+    assert rotated.state_keys() == [STATE_KEY, "n" * 40]  # the first seals, both open
+    assert STATE_KEY in rotated.secrets()  # masked in logs like the other secrets
+    caplog.set_level(logging.WARNING, logger="tickets_mcp.tools")
+    build_server(Settings(token=SecretStr("t"), redis_url=SecretStr("redis://127.0.0.1:1/0")))
+    assert any("TICKETS_MCP_STATE_KEY is not" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    build_server(
+        Settings(
+            token=SecretStr("t"), redis_url=SecretStr("redis://127.0.0.1:1/0"), state_key=SecretStr(STATE_KEY)
+        )
+    )
+    assert not caplog.records
