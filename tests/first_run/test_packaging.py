@@ -1,7 +1,8 @@
 """Installed as a tool, outside the checkout: the wheel is built (sdist first, then the wheel from the sdist,
-as `uv build` does), installed with `uv tool install` into a fresh tool directory (what `pipx install` and
-`uvx` do too), and `tickets-mcp --sandbox` is driven over stdio from an unrelated working directory. The
-prompts it serves come from the copy inside the installed package, never from the checkout.
+as `uv build` does), installed with `uv tool install` into a fresh tool directory, and `tickets-mcp --sandbox`
+is driven over stdio from an unrelated working directory. The same wheel is also run with `uvx --from` and
+installed with `pipx install`. The prompts it serves come from the copy inside the installed package, never
+from the checkout.
 
 One build and one install per run (a module fixture); uv resolves from pip's indexes (tests/uv_support.py).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import zipfile
@@ -155,3 +157,38 @@ async def test_the_installed_command_serves_stdio_from_another_directory(install
         outcome
     )
     assert not list(installed.elsewhere.iterdir()), "the server wrote nothing into its working directory"
+
+
+@pytest.fixture
+def pipx_command(installed: Installed, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """`pipx install <wheel>`: its own venv and pip (which reads the same index configuration as pip)."""
+    pipx = Path(sys.executable).parent / "pipx"
+    env = {k: v for k, v in installed.env.items() if k not in {"PYTHONPATH", "PYTHONHOME"}}
+    env.update(
+        PIPX_HOME=str(tmp_path / "pipx"),
+        PIPX_BIN_DIR=str(tmp_path / "bin"),
+        PIPX_MAN_DIR=str(tmp_path / "man"),
+    )
+    done = subprocess.run(
+        [str(pipx), "install", str(installed.wheel)], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return tmp_path / "bin" / "tickets-mcp", env
+
+
+@pytest.mark.anyio
+async def test_pipx_installs_the_wheel_and_it_serves_stdio(
+    installed: Installed, pipx_command: tuple[Path, dict[str, str]]
+) -> None:
+    command, env = pipx_command
+    params = StdioServerParameters(
+        command=str(command), args=["--sandbox"], env=env, cwd=str(installed.elsewhere)
+    )
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as errlog:
+        async with Client(stdio_client(params, errlog=errlog)) as client:
+            tools = [t.name for t in (await client.list_tools()).tools]
+            prompts = [p.name for p in (await client.list_prompts()).prompts]
+            read = await client.call_tool("count_tickets", {})
+    assert tools == [t.name for t in enabled_tools(DEFAULT_TOOLSETS, read_only=False)]
+    assert prompts == [s.name for s in load_prompts()]
+    assert not read.is_error, read
