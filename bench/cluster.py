@@ -86,7 +86,6 @@ async def agent(index: int, ports: list[int], tally: Tally, started: float) -> N
     http = httpx2.AsyncClient(transport=transport, headers={"X-Selectel-Token": token}, timeout=600)
     url = f"http://127.0.0.1:{ports[0]}/mcp"
     own: list[int] = []
-    counts = collections.Counter[str]()
     steps = [(step, sum(1 for s in PLAN[: i + 1] if s == step)) for i, step in enumerate(PLAN)]
     done = 0
     for _ in range(30):
@@ -108,7 +107,6 @@ async def agent(index: int, ports: list[int], tally: Tally, started: float) -> N
                         tally.latency[name].append(time.monotonic() - t0)
                         if name == "create_ticket":
                             own.append(int(structured["ticket"]["number"]))
-                    counts[name] += 1
                     done += 1
             break
         except Exception as exc:  # the request in flight was dropped (its replica died)

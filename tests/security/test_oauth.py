@@ -11,10 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx2
@@ -26,6 +23,8 @@ from pydantic import ValidationError
 
 from mcp_support import text_of
 from oauth_support import Issuer, rsa_key, running_issuer
+from redis_support import free_port
+from server_process import ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.settings import Settings, exposure_problem
 from tickets_mcp.tools.registry import enabled_tools
@@ -48,14 +47,6 @@ INIT = {
 READ_TOOLS = {s.name for s in enabled_tools(("tickets", "comments", "catalog"), read_only=True)}
 ALL_TOOLS = {s.name for s in enabled_tools(("tickets", "comments", "catalog"), read_only=False)}
 WRITING_PROMPTS = {"draft_ticket", "reply_to_support"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -100,11 +91,10 @@ def world() -> Iterator[World]:
         own = Server(f"http://127.0.0.1:{own_port}/mcp")
         per_request = Server(f"http://127.0.0.1:{per_port}/mcp")
         upstream = {"SELECTEL_TICKETS_URL": sb.base_url, "SELECTEL_IDENTITY_URL": sb.identity_url}
-        flags = ["--transport", "http", "--log-level", "DEBUG", "--calls-per-minute", "0"]
-        own_command = [
+        flags = ["--log-level", "DEBUG", "--calls-per-minute", "0"]
+        own_flags = [  # the team deployment is configured by flags, the per-request one by environment
             *flags,
-            *("--port", str(own_port), "--oauth-issuer", issuer.url, "--oauth-jwks-url", issuer.jwks_url),
-            *("--oauth-audience", own.url),
+            *("--oauth-issuer", issuer.url, "--oauth-jwks-url", issuer.jwks_url, "--oauth-audience", own.url),
         ]
         per_env = {
             "TICKETS_MCP_CREDENTIALS": "per-request",
@@ -112,15 +102,19 @@ def world() -> Iterator[World]:
             "TICKETS_MCP_OAUTH_JWKS_URL": issuer.jwks_url,
             "TICKETS_MCP_OAUTH_AUDIENCE": per_request.url,
         }
-        with (
-            serving(own_command, clean_env(**upstream, SELECTEL_TOKEN=OWN), own) as own_log,
-            serving(
-                [*flags, "--port", str(per_port)], clean_env(**upstream, **per_env), per_request
-            ) as per_log,
-        ):
+        processes = [
+            (own, ServerProcess({**upstream, "SELECTEL_TOKEN": OWN}, own_flags, port=own_port)),
+            (per_request, ServerProcess({**upstream, **per_env}, flags, port=per_port)),
+        ]
+        try:
+            for _, process in processes:
+                process.start()
             yield World(issuer, sb, own, per_request)
-        for server, log in ((own, own_log), (per_request, per_log)):
-            text = log[0]
+        finally:
+            for _, process in processes:
+                process.stop()
+        for server, process in processes:
+            text = process.stderr()
             assert not any(token in text for token in server.minted), "a token was logged"
             assert not any(token.split(".")[2] in text for token in server.minted)
             assert ALPHA not in text and OWN not in text
@@ -131,39 +125,6 @@ def jwks_up(world: World) -> Iterator[None]:
     world.issuer.down = False
     yield
     world.issuer.down = False
-
-
-@contextmanager
-def serving(args: list[str], env: dict[str, str], server: Server) -> Iterator[list[str]]:
-    """A `tickets-mcp` process until the block ends; then its stderr is in the yielded list."""
-    log = tempfile.TemporaryFile("w+")  # a file, not a pipe: DEBUG logs would fill a pipe and stall it
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tickets_mcp", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
-    )
-    stderr: list[str] = []
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise AssertionError(f"the server exited: {log.read()}")
-            try:
-                if httpx2.get(f"{server.base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                assert time.monotonic() < deadline, "did not start"
-                time.sleep(0.1)
-        yield stderr
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.seek(0)
-        stderr.append(log.read())
-        log.close()
 
 
 def client(server: Server, token: str | None, era: str, **headers: str) -> Client:

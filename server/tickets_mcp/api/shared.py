@@ -7,9 +7,13 @@ that several server replicas share (``redis_state.py``; the ``redis`` package is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tickets_mcp.api.dedup import Dedup, MemoryDedup
 from tickets_mcp.api.windows import MemoryWindows, RateWindows
+
+if TYPE_CHECKING:
+    from tickets_mcp.api.redis_link import RedisLink
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class SharedState:
     windows: RateWindows
     dedup: Dedup
     limits: RateWindows = field(default_factory=MemoryWindows)  # per-session call limits (never held)
+    redis: RedisLink | None = None  # the connection of the Redis-backed state, for other shared parts
 
     @classmethod
     def in_memory(cls) -> SharedState:
@@ -39,6 +44,7 @@ class SharedState:
             windows=RedisWindows(link, lease=slot_lease),
             dedup=RedisDedup(link),
             limits=RedisWindows(link, lease=slot_lease, hold_after_loss=False),
+            redis=link,
         )
 
     async def aclose(self) -> None:

@@ -141,8 +141,7 @@ class AppState:
         # replicas share, and so do the session limits; else each has its own windows in this process.
         self.shared = build_shared(settings)
         self.calls = SessionLimit(self.shared.limits, settings.calls_per_minute, settings.rate_window)
-        redis_url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
-        exchange = make_exchange(redis_url, settings.poll_interval)
+        exchange = make_exchange(self.shared.redis, settings.poll_interval)
         self.watcher = ThreadWatcher(self._mark, settings.poll_interval, bus, exchange)
         self._client: TicketsClient | None = None
         catalog = CatalogCache(self._own_client, settings.catalog_ttl)
@@ -184,7 +183,6 @@ class AppState:
         return (ticket.updated_at, ticket.unread_comments_count, ticket.status)
 
     async def aclose(self) -> None:
-        await self.watcher.exchange.aclose()
         if self._client is not None:
             await self._client.aclose()
         if self.pool is not None:

@@ -34,9 +34,9 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.subscriptions import ResourceUpdated, ServerEvent
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
-from tickets_mcp.api import TicketsApiError
+from tickets_mcp.api import SharedStateUnavailable, TicketsApiError
 from tickets_mcp.tools.sdk import add_request_handler, connection_of, on_connection_close
-from tickets_mcp.tools.watch_exchange import Exchange, ExchangeUnavailable, Watch
+from tickets_mcp.tools.watch_exchange import Exchange, Watch
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -110,7 +110,6 @@ class ThreadWatcher:
         self.sessions: dict[Subscription, dict[Hashable, Any]] = defaultdict(dict)
         self.listeners: dict[Subscription, int] = defaultdict(int)  # open listen streams
         self._wake = anyio.Event()
-        self._down = False  # the exchange (Redis) did not answer the last time
 
     def watches(self) -> set[Watch]:
         subs = {s for s, held in self.sessions.items() if held} | {s for s, n in self.listeners.items() if n}
@@ -148,19 +147,13 @@ class ThreadWatcher:
             if await self.exchange.changed(watch, mark):
                 await self.exchange.announce(watch)
                 return True
+        except SharedStateUnavailable:
+            pass  # the link has logged the outage once; the next poll tries again
         except TicketsApiError as exc:
             log.warning("polling ticket %s failed: %s", watch[1], exc.message)
         except LookupError:
             log.info("ticket %s: its subscriber's credential is no longer held here", watch[1])
-        except ExchangeUnavailable as exc:
-            self._exchange_down(exc)
         return False
-
-    def _exchange_down(self, exc: ExchangeUnavailable) -> None:
-        """One warning per outage of the shared exchange, not one per poll."""
-        if not self._down:
-            self._down = True
-            log.warning("thread polling paused: shared state unavailable (%s); retrying each poll", exc)
 
     async def poll_once(self) -> list[Watch]:
         """Check each watch this process holds the lease of once; return the ones that changed."""
@@ -170,12 +163,8 @@ class ThreadWatcher:
         for watch in sorted(watches):
             try:
                 mine = await self.exchange.claim(watch)
-            except ExchangeUnavailable as exc:
-                self._exchange_down(exc)
+            except SharedStateUnavailable:  # logged once by the link; polling pauses until it answers
                 return changed
-            if self._down:
-                self._down = False
-                log.info("thread polling resumed: shared state reachable again")
             if mine and await self._check(watch):
                 changed.append(watch)
         return changed

@@ -14,8 +14,9 @@ its exchange three things:
 - `announce(watch)`: the thread changed: every process notifies its own subscribers of that watch
   (with Redis a ``PUBLISH`` that every replica, this one included, receives in `listen`).
 
-Redis errors reach the watcher as `ExchangeUnavailable`; it logs one warning until Redis is back and
-goes on polling.
+With Redis the exchange runs its commands through the shared state's `RedisLink` (one connection, one
+timeout policy, one warning per outage); an outage reaches the watcher as `SharedStateUnavailable`, and
+it goes on polling.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
+
+if TYPE_CHECKING:
+    from tickets_mcp.api.redis_link import RedisLink
 
 log = logging.getLogger("tickets_mcp.watch")
 Watch = tuple[str, int]  # (scope, ticket number)
@@ -51,10 +55,6 @@ return 0
 """
 
 
-class ExchangeUnavailable(Exception):
-    """The shared exchange (Redis) did not answer."""
-
-
 class Exchange(Protocol):
     async def claim(self, watch: Watch) -> bool: ...
 
@@ -69,8 +69,6 @@ class Exchange(Protocol):
     async def listen(self, notify: Callable[[Watch], Awaitable[None]]) -> None:
         """Run for the server's lifetime, calling ``notify`` for each announced change."""
         ...
-
-    async def aclose(self) -> None: ...
 
 
 class LocalExchange:
@@ -100,77 +98,57 @@ class LocalExchange:
         self._notify = notify
         await anyio.sleep_forever()
 
-    async def aclose(self) -> None:
-        return None
-
 
 class RedisExchange:
     """Replicas sharing one Redis: leases decide who polls, marks live in Redis, changes are published."""
 
-    def __init__(self, url: str, interval: float) -> None:
-        import redis.asyncio as redis
+    def __init__(self, link: RedisLink, interval: float) -> None:
+        from tickets_mcp.api.redis_link import Lua
 
-        self._redis: Any = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._link = link
         self._me = uuid.uuid4().hex
         self._lease_ms = max(int(interval * 3000), 2000)  # three missed polls, at least 2 s
         self._mark_ms = max(int(interval * 20_000), 60_000)
-        self._claim = self._redis.register_script(_CLAIM)
-        self._swap = self._redis.register_script(_SWAP)
+        self._claim, self._swap = Lua(_CLAIM), Lua(_SWAP)
 
     @staticmethod
     def _key(kind: str, watch: Watch) -> str:
         return f"{PREFIX}:{kind}:{watch[0]}:{watch[1]}"
 
     async def claim(self, watch: Watch) -> bool:
-        return bool(
-            await self._run(self._claim(keys=[self._key("lease", watch)], args=[self._me, self._lease_ms]))
-        )
+        keys, args = [self._key("lease", watch)], [self._me, self._lease_ms]
+        return bool(await self._link.run(lambda client: self._claim(client, keys, args)))
 
     async def changed(self, watch: Watch, mark: str) -> bool:
-        return bool(await self._run(self._swap(keys=[self._key("mark", watch)], args=[mark, self._mark_ms])))
+        keys, args = [self._key("mark", watch)], [mark, self._mark_ms]
+        return bool(await self._link.run(lambda client: self._swap(client, keys, args)))
 
     async def announce(self, watch: Watch) -> None:
-        await self._run(self._redis.publish(CHANNEL, json.dumps([watch[0], watch[1]])))
-
-    @staticmethod
-    async def _run(command: Awaitable[Any]) -> Any:
-        from redis.exceptions import RedisError
-
-        try:
-            return await command
-        except (RedisError, OSError) as exc:
-            raise ExchangeUnavailable(type(exc).__name__) from exc
+        message = json.dumps([watch[0], watch[1]])
+        await self._link.run(lambda client: client.publish(CHANNEL, message))
 
     def forget(self, keep: set[Watch]) -> None:
         return None  # nothing local: leases and marks expire in Redis
 
     async def listen(self, notify: Callable[[Watch], Awaitable[None]]) -> None:
-        """Receive every replica's announcements; reconnect (with a pause) when Redis goes away."""
-        down = False
+        """Receive every replica's announcements; subscribe again (after a pause) when Redis goes away. The
+        outage itself is reported by the link, when the next poll reaches it."""
         while True:
             try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                async with self._link.client().pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    if down:
-                        log.info("thread notifications: Redis is reachable again")
-                        down = False
                     while True:
                         message = await pubsub.get_message(timeout=1.0)
-                        if message is None:
-                            continue
-                        scope, number = json.loads(message["data"])
-                        await notify((str(scope), int(number)))
+                        if message is not None:
+                            scope, number = json.loads(message["data"])
+                            await notify((str(scope), int(number)))
             except anyio.get_cancelled_exc_class():
                 raise
-            except Exception as exc:  # Redis unreachable: one warning, then retry quietly
-                if not down:
-                    log.warning("thread notifications: Redis unreachable (%s); retrying", type(exc).__name__)
-                    down = True
+            except Exception as exc:  # Redis unreachable (RedisError, OSError): retry quietly
+                log.debug("thread notifications: subscribing again after %s", type(exc).__name__)
                 await anyio.sleep(1.0)
 
-    async def aclose(self) -> None:
-        await self._redis.aclose()
 
-
-def make_exchange(redis_url: str | None, interval: float) -> Exchange:
-    return LocalExchange() if redis_url is None else RedisExchange(redis_url, interval)
+def make_exchange(link: RedisLink | None, interval: float) -> Exchange:
+    """In process without a link; through the shared state's Redis with one."""
+    return LocalExchange() if link is None else RedisExchange(link, interval)
