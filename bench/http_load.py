@@ -18,8 +18,8 @@ async def _p5(sb: SandboxProcess, count: int, window: float) -> dict[str, Any]:
     from mcp import Client
     from pydantic import SecretStr
 
+    from tickets_mcp.mcp_server.server import build_server
     from tickets_mcp.settings import Settings
-    from tickets_mcp.tools.server import build_server
 
     errors: list[str] = []
     numbers: list[int] = []

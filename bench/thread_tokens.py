@@ -51,9 +51,9 @@ async def _p4(token_count: Any) -> dict[str, Any]:
     from mcp import Client
     from pydantic import SecretStr
 
+    from tickets_mcp.mcp_server.server import build_server
     from tickets_mcp.sandbox import run_sandbox
     from tickets_mcp.settings import Settings
-    from tickets_mcp.tools.server import build_server
 
     async with run_sandbox() as sb:
         async with httpx2.AsyncClient(headers={"X-Token": sb.token}, timeout=10) as http:

@@ -119,7 +119,7 @@ def load_settings(args: argparse.Namespace) -> Any:
         print(f"tickets-mcp: invalid configuration: {problems}", file=sys.stderr)
         raise SystemExit(2) from None
     if settings.tools or settings.exclude_tools:  # the tool registry is imported only when they are set
-        from tickets_mcp.tools.registry import filter_problem
+        from tickets_mcp.mcp_server.tools import filter_problem
 
         problem = filter_problem(settings)
         if problem is not None:
@@ -152,14 +152,14 @@ def serve(settings: Any) -> int:
             settings.host,
             settings.port,
         )
-    from tickets_mcp.runtime import resolved_settings
+    from tickets_mcp.runtime import embedded_sandbox
 
-    with resolved_settings(settings) as ready:
-        from tickets_mcp.tools.server import build_server
+    with embedded_sandbox(settings) as ready:
+        from tickets_mcp.mcp_server.server import build_server
 
         server = build_server(ready)
         if ready.transport == "http":
-            from tickets_mcp.http import run_http
+            from tickets_mcp.mcp_server.server import run_http
 
             run_http(server, ready)
         else:

@@ -21,15 +21,15 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import anyio
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
 
+from tickets_mcp.mcp_server.markdown import estimate_tokens
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.render import estimate_tokens
 
 INJECTED_TICKET = 2401007
 EXCERPT_LINES = 12
@@ -195,7 +195,7 @@ def _server_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_"))}
 
 
-async def run_session(con: Console, errlog: IO[str], command: list[str] | None = None) -> None:
+async def run_session(con: Console, errlog: TextIO, command: list[str] | None = None) -> None:
     argv = command or [sys.executable, "-m", "tickets_mcp", "--sandbox"]
     params = StdioServerParameters(command=argv[0], args=[*argv[1:]], env=_server_env())
     user = ConsentingUser(con)

@@ -1,6 +1,7 @@
 """From settings to a working API client: the credential, the client, and the embedded sandbox.
 
 Used by the command line, `doctor` and the MCP server alike, so each builds its client one way.
+`embedded_sandbox` starts the sandbox's HTTP server when the settings ask for it (``--sandbox``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from tickets_mcp.api import IamToken, PacingPolicy, RetryPolicy, ServiceUser, St
 from tickets_mcp.settings import Settings
 
 if TYPE_CHECKING:
-    from tickets_mcp.api import SharedState, TicketsClient
+    from tickets_mcp.api import TicketsClient
+    from tickets_mcp.api.dedup import Dedup
+    from tickets_mcp.api.windows import RateWindows
 
 
 class MissingCredentials(RuntimeError):
@@ -39,11 +42,13 @@ def build_auth(settings: Settings) -> StaticToken | IamToken | ServiceUser:
 
 def build_client(
     settings: Settings,
-    shared: SharedState | None = None,
+    windows: RateWindows | None = None,
+    dedup: Dedup | None = None,
     auth: StaticToken | IamToken | ServiceUser | None = None,
 ) -> TicketsClient:
-    """A TicketsClient configured from the settings; ``shared`` holds its pacing windows and dedup;
-    ``auth`` is a caller's own credential (per-request credentials), else the settings' one."""
+    """A TicketsClient configured from the settings, with the pacing ``windows`` and ``dedup`` it shares
+    (its own by default); ``auth`` is a caller's own credential (per-request credentials), else the
+    settings' one."""
     from tickets_mcp.api import TicketsClient
 
     return TicketsClient(
@@ -60,28 +65,16 @@ def build_client(
             # agent is told exactly when to come back instead of the call hanging for a minute.
             max_wait=settings.retry_budget,
         ),
-        shared=shared,
+        windows=windows,
+        dedup=dedup,
         dedup_window=settings.dedup_window,
     )
 
 
-def build_shared(settings: Settings) -> SharedState:
-    """The state the server's clients share (pacing windows, create dedup): in this process, or with
-    ``TICKETS_MCP_REDIS_URL`` in the Redis that every replica uses (the ``redis`` package is imported only
-    then). A send holds its pacing slot at most as long as its timeouts allow, with a margin: a replica
-    that dies mid-send frees its slot after that."""
-    from tickets_mcp.api.shared import SharedState
-
-    if settings.redis_url is None:
-        return SharedState.in_memory()
-    lease = max(300.0, 2 * (settings.connect_timeout + settings.read_timeout))
-    return SharedState.in_redis(settings.redis_url.get_secret_value(), slot_lease=lease)
-
-
 @contextlib.contextmanager
-def resolved_settings(settings: Settings) -> Iterator[Settings]:
-    """The settings to serve with: with ``--sandbox``, the embedded sandbox is started for the block
-    and the settings point at it."""
+def embedded_sandbox(settings: Settings) -> Iterator[Settings]:
+    """The settings to serve with. With ``--sandbox`` the embedded sandbox (an HTTP server on a loopback
+    port, in a thread) runs for the block, and the settings point at it; otherwise they are as given."""
     if not settings.sandbox:
         yield settings
         return

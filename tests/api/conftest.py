@@ -31,8 +31,7 @@ async def replica_windows(request: pytest.FixtureRequest) -> AsyncIterator[tuple
         one = MemoryWindows()
         yield one, one
         return
-    from tickets_mcp.api.redis_link import RedisLink
-    from tickets_mcp.api.redis_state import RedisWindows
+    from tickets_mcp.redis_state import RedisLink, RedisWindows
 
     url = request.getfixturevalue("redis_url")
     first, second = RedisWindows(RedisLink(url)), RedisWindows(RedisLink(url))
@@ -47,8 +46,7 @@ async def replica_dedups(request: pytest.FixtureRequest) -> AsyncIterator[tuple[
         one = MemoryDedup()
         yield one, one
         return
-    from tickets_mcp.api.redis_link import RedisLink
-    from tickets_mcp.api.redis_state import RedisDedup
+    from tickets_mcp.redis_state import RedisDedup, RedisLink
 
     url = request.getfixturevalue("redis_url")
     first, second = RedisDedup(RedisLink(url), poll=0.01), RedisDedup(RedisLink(url), poll=0.01)

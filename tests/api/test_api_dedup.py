@@ -15,8 +15,8 @@ import anyio
 import pytest
 
 from tickets_mcp.api.dedup import Dedup, MemoryDedup, payload_key
-from tickets_mcp.api.shared import SharedState
 from tickets_mcp.api.windows import MemoryWindows, RateWindows
+from tickets_mcp.mcp_server.state import SharedState
 
 
 class Clock:
@@ -369,7 +369,7 @@ async def test_protocol_known_numbers_are_per_credential_and_shared(replica_dedu
 
 @pytest.mark.anyio
 async def test_two_in_memory_states_share_nothing() -> None:
-    one, two = SharedState.in_memory(), SharedState.in_memory()
+    one, two = SharedState(), SharedState()
     assert isinstance(one.windows, MemoryWindows) and isinstance(one.dedup, MemoryDedup)
     assert isinstance(one.windows, RateWindows) and isinstance(one.dedup, Dedup)
     assert one.windows is not two.windows and one.dedup is not two.dedup

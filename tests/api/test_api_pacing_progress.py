@@ -10,12 +10,12 @@ import pytest
 from tickets_mcp.api import (
     PacingPolicy,
     RateLimited,
-    SharedState,
     StaticToken,
     TicketsClient,
     reporting_progress,
 )
 from tickets_mcp.api.progress import report, sleep_reporting
+from tickets_mcp.api.windows import MemoryWindows
 
 
 def test_policy_bounds() -> None:
@@ -53,12 +53,12 @@ async def test_clients_share_pacing_only_through_the_state_they_are_given() -> N
         return httpx2.Response(200, json={"id": len(sent)})
 
     policy = PacingPolicy(comments_per_minute=1, window_seconds=60, max_wait=0.5)
-    shared = SharedState.in_memory()
+    shared = MemoryWindows()
 
-    def client(state: SharedState | None) -> TicketsClient:
+    def client(windows: MemoryWindows | None) -> TicketsClient:
         transport = httpx2.MockTransport(handler)
         return TicketsClient(
-            "https://x.invalid/support", StaticToken("t"), transport=transport, pacing=policy, shared=state
+            "https://x.invalid/support", StaticToken("t"), transport=transport, pacing=policy, windows=windows
         )
 
     async with client(shared) as first, client(shared) as second, client(None) as alone:

@@ -20,10 +20,9 @@ import redis.asyncio as aioredis
 
 from redis_support import RedisServer
 from tickets_mcp.api.errors import SharedStateUnavailable
-from tickets_mcp.api.redis_link import BORN, PREFIX, RedisLink, where
-from tickets_mcp.api.redis_state import RedisDedup, RedisWindows, key_name
-from tickets_mcp.api.shared import SharedState
 from tickets_mcp.api.windows import SAFETY
+from tickets_mcp.mcp_server.state import SharedState
+from tickets_mcp.redis_state import BORN, PREFIX, RedisDedup, RedisLink, RedisWindows, key_name, where
 
 pytestmark = pytest.mark.anyio
 
@@ -204,12 +203,12 @@ async def test_results_and_known_numbers_expire(redis_url: str) -> None:
 async def test_redis_down_writes_fail_closed_reads_go_on_one_warning_then_recovery(
     redis_url: str, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tickets_mcp.tools.lifespan import SessionLimit
+    from tickets_mcp.mcp_server.state import CallLimit
 
-    caplog.set_level(logging.INFO, logger="tickets_mcp.api")
+    caplog.set_level(logging.INFO, logger="tickets_mcp.redis")
     link = RedisLink(redis_url, probe_interval=0.2)
     windows, dedup = RedisWindows(link), RedisDedup(link)
-    calls = SessionLimit(windows, 1, 60.0)
+    calls = CallLimit(windows, 1, 60.0)
     slot, _ = await windows.acquire("pace:acct:comment", 60, 60.0)
     assert slot is not None and await calls.check("session") is None
     created: list[int] = []
@@ -314,4 +313,4 @@ async def test_shared_state_in_redis_and_its_close(redis_url: str) -> None:
     assert (await one.windows.acquire("pace:c:comment", 1, 60))[0] is not None  # reconnects lazily
     await one.aclose()
     await two.aclose()
-    await SharedState.in_memory().aclose()  # nothing to close
+    await SharedState().aclose()  # nothing to close

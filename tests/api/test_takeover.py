@@ -20,8 +20,8 @@ from mcp_support import make_settings
 from tickets_mcp.api import TicketsClient
 from tickets_mcp.api.dedup import payload_key
 from tickets_mcp.api.operations import new_ticket_body
-from tickets_mcp.api.redis_state import RedisDedup
-from tickets_mcp.api.shared import SharedState
+from tickets_mcp.mcp_server.state import SharedState
+from tickets_mcp.redis_state import RedisDedup
 from tickets_mcp.runtime import build_client
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
@@ -44,7 +44,7 @@ def sb() -> Any:
 async def client(sb: SandboxHandle, redis_url: str) -> AsyncIterator[TicketsClient]:
     settings = make_settings(sb, dedup_window=600)
     shared = SharedState.in_redis(redis_url)
-    async with build_client(settings, shared) as c:
+    async with build_client(settings, shared.windows, shared.dedup) as c:
         yield c
     await shared.aclose()
 
@@ -72,7 +72,7 @@ async def test_a_create_taken_over_is_looked_for_first(
 ) -> None:
     fields = {**FIELDS, "summary": f"{FIELDS['summary']} {went_through}"}
     body = new_ticket_body(**fields)
-    await dead_marker(redis_url, payload_key(client.credential, "create_ticket", body))
+    await dead_marker(redis_url, payload_key(client.identity, "create_ticket", body))
     sb.clear_journal()
     if went_through:  # the dead replica's POST reached the API before it died
         first = post(sb, "/v2/tickets", body)["number"]
@@ -89,7 +89,7 @@ async def test_a_comment_taken_over_is_looked_for_first(
 ) -> None:
     number = 2401006
     text = f"a comment whose replica died ({went_through})"
-    key = payload_key(client.credential, "add_comment", {"number": number, "body": text, "files": None})
+    key = payload_key(client.identity, "add_comment", {"number": number, "body": text, "files": None})
     await dead_marker(redis_url, key)
     sb.clear_journal()
     if went_through:
@@ -107,7 +107,10 @@ async def test_an_identical_comment_on_two_replicas_is_sent_once(sb: SandboxHand
     text = "said once, retried on another replica"
     sb.clear_journal()
     got: list[Any] = [None, None]
-    async with build_client(settings, shared[0]) as one, build_client(settings, shared[1]) as two:
+    async with (
+        build_client(settings, shared[0].windows, shared[0].dedup) as one,
+        build_client(settings, shared[1].windows, shared[1].dedup) as two,
+    ):
 
         async def add(i: int, client: TicketsClient) -> None:
             got[i] = await client.add_comment(2401006, body=text)

@@ -54,7 +54,7 @@ class ToolTokens:
 async def _listed(toolsets: tuple[str, ...]) -> tuple[list[dict[str, Any]], str]:
     from mcp import Client
 
-    from tickets_mcp.tools.server import build_server
+    from tickets_mcp.mcp_server.server import build_server
 
     settings = Settings(
         token=SecretStr("budget-test"), base_url="http://127.0.0.1:9/support", toolsets=toolsets

@@ -13,10 +13,10 @@ from tickets_mcp.api import (
     RateLimited,
     RetryPolicy,
     ServerError,
-    SharedState,
     TransportError,
     reporting_progress,
 )
+from tickets_mcp.api.dedup import MemoryDedup
 from tickets_mcp.sandbox import SandboxHandle
 
 pytestmark = pytest.mark.anyio
@@ -151,12 +151,12 @@ async def test_comment_5xx_is_never_resent(sb: SandboxHandle) -> None:
 
 
 async def test_identical_create_is_reused(sb: SandboxHandle) -> None:
-    shared = SharedState.in_memory()  # what two clients of one server (or replicas) share
-    first = await create(sb, "Contract: twice", shared=shared)
-    second = await create(sb, "Contract: twice", shared=shared)
+    shared = MemoryDedup()  # what two clients of one server (or replicas) share
+    first = await create(sb, "Contract: twice", dedup=shared)
+    second = await create(sb, "Contract: twice", dedup=shared)
     assert second.reused and second.ticket.number == first.ticket.number
     assert len(calls(sb, "POST")) == 1
-    third = await create(sb, "Contract: twice", dedup_window=0, shared=shared)
+    third = await create(sb, "Contract: twice", dedup_window=0, dedup=shared)
     assert not third.reused and third.ticket.number != first.ticket.number
     fourth = await create(sb, "Contract: twice")  # a client with its own state knows nothing of them
     assert not fourth.reused

@@ -16,7 +16,8 @@ import anyio
 import pytest
 from api_contract_helpers import CATEGORY, FIELDS, calls, make_client
 
-from tickets_mcp.api import ServerError, SharedState, TicketsApiError, TicketsClient, TransportError
+from tickets_mcp.api import ServerError, TicketsApiError, TicketsClient, TransportError
+from tickets_mcp.api.dedup import MemoryDedup
 from tickets_mcp.api.models import Comment, TicketV1, Vote
 from tickets_mcp.sandbox import SandboxHandle
 
@@ -249,11 +250,11 @@ async def test_an_identical_comment_from_before_the_request_is_not_taken_for_the
 
 
 async def test_comment_ids_are_shared_by_clients_of_one_state(sb: SandboxHandle) -> None:
-    number, body, shared = fresh_ticket(sb), "Shared memory", SharedState.in_memory()
-    async with make_client(sb, shared=shared, dedup_window=0) as first:
+    number, body, shared = fresh_ticket(sb), "Shared memory", MemoryDedup()
+    async with make_client(sb, dedup=shared, dedup_window=0) as first:
         await first.add_comment(number, body=body)
     sb.set_faults({"sequence": ["500"], "methods": ["POST"]})
-    async with make_client(sb, shared=shared, dedup_window=0) as second:
+    async with make_client(sb, dedup=shared, dedup_window=0) as second:
         with pytest.raises(ServerError) as info:
             await second.add_comment(number, body=body)
     assert info.value.code == "not_applied"

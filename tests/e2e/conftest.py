@@ -12,8 +12,8 @@ import pytest
 from mcp import Client
 
 from mcp_support import Elicitor, make_settings
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.server import build_server
 
 ERAS = ["auto", "legacy"]
 

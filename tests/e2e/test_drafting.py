@@ -13,8 +13,8 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from mcp_support import make_settings, text_of
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 

@@ -14,9 +14,9 @@ from pydantic import SecretStr
 
 from mcp_support import make_settings, text_of
 from tickets_mcp.api.windows import MemoryWindows
+from tickets_mcp.mcp_server.server import build_server
+from tickets_mcp.mcp_server.state import CallLimit
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.lifespan import SessionLimit
-from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -167,7 +167,7 @@ async def test_per_session_call_limit_counts_each_session_apart(sandbox: Sandbox
 
 async def test_session_limit_forgets_idle_callers() -> None:
     windows = MemoryWindows()
-    limit = SessionLimit(windows, 5, window=0.05)
+    limit = CallLimit(windows, 5, window=0.05)
     for key in range(1100):
         assert await limit.check(key) is None
     await anyio.sleep(0.1)  # the window and its safety margin

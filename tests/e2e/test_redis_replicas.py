@@ -23,9 +23,9 @@ from pydantic import SecretStr, ValidationError
 
 from mcp_support import Elicitor, make_settings, text_of
 from redis_support import RedisServer
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -178,7 +178,7 @@ def test_redis_is_imported_only_when_configured() -> None:
         from mcp import Client
         from pydantic import SecretStr
         from tickets_mcp.settings import Settings
-        from tickets_mcp.tools.server import build_server
+        from tickets_mcp.mcp_server.server import build_server
 
         async def main(settings):
             async with Client(build_server(settings)) as client:
@@ -187,8 +187,8 @@ def test_redis_is_imported_only_when_configured() -> None:
         settings = Settings(token=SecretStr("t"), base_url="http://127.0.0.1:1")
         anyio.run(main, settings)
         print("redis" in sys.modules)
-        from tickets_mcp.runtime import build_shared
-        shared = build_shared(settings.model_copy(update={"redis_url": SecretStr("redis://127.0.0.1:1/0")}))
+        from tickets_mcp.mcp_server.state import SharedState
+        shared = SharedState.of(settings.model_copy(update={"redis_url": SecretStr("redis://127.0.0.1:1/0")}))
         print("redis" in sys.modules, type(shared.windows).__name__, type(shared.dedup).__name__)
         """
     )

@@ -225,8 +225,8 @@ def test_state_keys_are_checked_and_a_replica_without_one_says_what_breaks(
 ) -> None:
     from pydantic import SecretStr, ValidationError
 
+    from tickets_mcp.mcp_server.server import build_server
     from tickets_mcp.settings import Settings
-    from tickets_mcp.tools.server import build_server
 
     with pytest.raises(ValidationError, match="at least 32"):
         Settings(token=SecretStr("t"), state_key=SecretStr("short"))
@@ -235,7 +235,7 @@ def test_state_keys_are_checked_and_a_replica_without_one_says_what_breaks(
     rotated = Settings(token=SecretStr("t"), state_key=SecretStr(f"{STATE_KEY}, {'n' * 40}"))
     assert rotated.state_keys() == [STATE_KEY, "n" * 40]  # the first seals, both open
     assert STATE_KEY in rotated.secrets()  # masked in logs like the other secrets
-    caplog.set_level(logging.WARNING, logger="tickets_mcp.tools")
+    caplog.set_level(logging.WARNING, logger="tickets_mcp.mcp_server")
     build_server(Settings(token=SecretStr("t"), redis_url=SecretStr("redis://127.0.0.1:1/0")))
     assert any("TICKETS_MCP_STATE_KEY is not" in r.getMessage() for r in caplog.records)
     caplog.clear()

@@ -10,8 +10,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
 
 from mcp_support import make_settings
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle
-from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 INJECTED = 2401007

@@ -19,8 +19,8 @@ from mcp import Client
 from mcp.types import ResourceUpdatedNotification
 
 from mcp_support import make_settings, text_of
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 LATEST = "LATEST-7f3a: could you send the serial number of the failed disk?"

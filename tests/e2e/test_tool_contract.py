@@ -11,9 +11,9 @@ import pytest
 from mcp import Client
 
 from mcp_support import make_settings, text_of
+from tickets_mcp.mcp_server.server import build_server
+from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.sandbox import SandboxHandle
-from tickets_mcp.tools.registry import all_tools
-from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 SNAPSHOTS = Path(__file__).parent / "snapshots"

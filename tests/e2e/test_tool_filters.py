@@ -12,9 +12,9 @@ from mcp import Client, StdioServerParameters
 from tests.first_run.test_cli import clean_env, run
 
 from mcp_support import make_settings, text_of
+from tickets_mcp.mcp_server.server import build_server
+from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.sandbox import SandboxHandle
-from tickets_mcp.tools.registry import all_tools
-from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 ALL_NAMES = [spec.name for spec in all_tools()]
@@ -138,7 +138,7 @@ def test_no_filter_means_no_registry_import_at_start_up() -> None:
     code = (
         "import sys; from tickets_mcp.cli import build_parser, load_settings; "
         "load_settings(build_parser().parse_args(['--sandbox'])); "
-        "print('tickets_mcp.tools.registry' in sys.modules)"
+        "print('tickets_mcp.mcp_server.tools' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env())
     assert proc.stdout.strip() == "False", proc.stderr

@@ -15,8 +15,8 @@ import pytest
 from mcp import Client
 
 from mcp_support import Elicitor, make_settings, text_of
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle
-from tickets_mcp.tools.server import build_server
 
 pytestmark = pytest.mark.anyio
 

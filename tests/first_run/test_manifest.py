@@ -13,11 +13,11 @@ import pytest
 from mcp import Client
 
 from tickets_mcp import __version__
+from tickets_mcp.mcp_server.prompts import load_prompts
+from tickets_mcp.mcp_server.server import build_server
+from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.sandbox import run_sandbox
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.prompt_files import load_prompts
-from tickets_mcp.tools.registry import all_tools
-from tickets_mcp.tools.server import build_server
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST: dict[str, Any] = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))

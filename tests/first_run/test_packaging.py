@@ -23,9 +23,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from tickets_mcp import __version__
+from tickets_mcp.mcp_server.prompts import load_prompts
+from tickets_mcp.mcp_server.tools import enabled_tools
 from tickets_mcp.settings import DEFAULT_TOOLSETS
-from tickets_mcp.tools.prompt_files import load_prompts
-from tickets_mcp.tools.registry import enabled_tools
 from uv_support import run_uv, uv_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_the_wheel_and_sdist_carry_the_prompts_inside_the_package(installed: Ins
 
 def test_the_installed_tool_runs_its_own_code_and_prompts(installed: Installed) -> None:
     probe = (
-        "import tickets_mcp; from tickets_mcp.tools.prompt_files import default_prompts_dir, load_prompts;"
+        "import tickets_mcp; from tickets_mcp.mcp_server.prompts import default_prompts_dir, load_prompts;"
         "print(tickets_mcp.__file__); print(default_prompts_dir()); print(len(load_prompts()))"
     )
     env = {k: v for k, v in installed.env.items() if k != "PYTHONPATH"}

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from tickets_mcp.cli import _FLAGS
+from tickets_mcp.mcp_server.prompts import load_prompts
+from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.prompt_files import load_prompts
-from tickets_mcp.tools.registry import all_tools
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -91,7 +91,7 @@ def test_prompts_table_equals_the_prompt_files() -> None:
 
 
 def test_resources_table_covers_the_templates_and_static_resources() -> None:
-    from tickets_mcp.tools.resources import STATIC_RESOURCES
+    from tickets_mcp.mcp_server.resources import STATIC_RESOURCES
 
     uris = {row[0].split("`")[1] for row in _rows(_section("Resources"))}
     assert set(STATIC_RESOURCES) <= uris

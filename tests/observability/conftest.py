@@ -3,7 +3,7 @@
 The mcp SDK's server spans go to the *global* tracer provider, which OpenTelemetry lets a process set
 once: the SDK's provider is set (or joined) once per session, and a switch hands finished spans to the
 running test's `InMemorySpanExporter` only. Each test gets its own `InMemoryMetricReader`, and the
-hooks of `tickets_mcp.otel` are installed for that test alone.
+hooks of `tickets_mcp.telemetry` are installed for that test alone.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from mcp_support import Elicitor, make_settings
-from tickets_mcp import otel
+from tickets_mcp import telemetry
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.server import build_server
 
 ERAS = ["auto", "legacy"]
 TOKEN = "otel-canary-token-5b1f9c2e7a"  # the sandbox's only credential: every request carries it
@@ -108,7 +108,7 @@ def recorded(span_switch: SpanSwitch) -> Iterator[Recorded]:
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     span_switch.exporter = exporter
-    uninstall = otel.install(trace.get_tracer_provider(), meter_provider)
+    uninstall = telemetry.install(trace.get_tracer_provider(), meter_provider)
     try:
         yield Recorded(exporter, reader)
     finally:

@@ -13,8 +13,8 @@ from mcp import Client
 from mcp.types import CallToolResult, TextContent
 from opentelemetry.trace import SpanKind, StatusCode
 
+from tickets_mcp import telemetry
 from tickets_mcp.sandbox import SandboxHandle
-from tickets_mcp.tools import metering
 
 from .conftest import TOKEN, Recorded
 
@@ -179,8 +179,8 @@ async def test_metering_counts_an_exception_and_labels_undeclared_tools(recorded
         return {"isError": True, "content": []}
 
     with pytest.raises(RuntimeError):
-        await metering.metering(SimpleNamespace(method="tools/call", params={"name": "get_ticket"}), boom)  # type: ignore[arg-type]
-    await metering.metering(SimpleNamespace(method="tools/call", params={"name": "x" * 300}), answer)  # type: ignore[arg-type]
+        await telemetry.metering(SimpleNamespace(method="tools/call", params={"name": "get_ticket"}), boom)  # type: ignore[arg-type]
+    await telemetry.metering(SimpleNamespace(method="tools/call", params={"name": "x" * 300}), answer)  # type: ignore[arg-type]
     calls = sorted(
         (a["gen_ai.tool.name"], a["tickets.outcome"], a.get("error.type"))
         for a, _ in recorded.points("tickets_mcp.tool.calls")
@@ -195,8 +195,8 @@ def test_outcome_of_reads_both_result_shapes() -> None:
             content=[TextContent(type="text", text="no")], structured_content=structured, is_error=True
         )
 
-    assert metering.outcome_of(CallToolResult(content=[])) == ("ok", None)
-    assert metering.outcome_of(failed("not_found")) == ("error", "not_found")
-    assert metering.outcome_of(failed(None)) == ("error", "tool_error")
-    assert metering.outcome_of({"isError": True, "structuredContent": {"code": "auth"}}) == ("error", "auth")
-    assert metering.outcome_of({"content": []}) == ("ok", None)
+    assert telemetry.outcome_of(CallToolResult(content=[])) == ("ok", None)
+    assert telemetry.outcome_of(failed("not_found")) == ("error", "not_found")
+    assert telemetry.outcome_of(failed(None)) == ("error", "tool_error")
+    assert telemetry.outcome_of({"isError": True, "structuredContent": {"code": "auth"}}) == ("error", "auth")
+    assert telemetry.outcome_of({"content": []}) == ("ok", None)

@@ -26,9 +26,9 @@ import anyio
 from mcp import Client
 
 from mcp_support import make_settings
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.server import build_server
 
 KINDS = ("429", "429-date", "429-none", "500", "502", "503", "504", "drop", "timeout", "malformed")
 READ_TIMEOUT = 0.5  # client read timeout; `timeout` faults answer after TIMEOUT_DELAY

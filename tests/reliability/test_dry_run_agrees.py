@@ -29,8 +29,8 @@ from tickets_mcp.api.client import TicketsClient
 from tickets_mcp.api.errors import InvalidRequest
 from tickets_mcp.api.models import CategoryField
 from tickets_mcp.api.operations import NEW_TICKET_DEFAULTS, new_ticket_body
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.server import build_server
 
 EXAMPLES = int(os.environ.get("TICKETS_MCP_DRY_RUN_EXAMPLES", "300"))
 

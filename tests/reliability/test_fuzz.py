@@ -26,9 +26,9 @@ from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 
 from mcp_support import make_settings, text_of
+from tickets_mcp.mcp_server.server import build_server
+from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.registry import all_tools
-from tickets_mcp.tools.server import build_server
 
 from .matrix import CRASH_MARKERS
 from .schema_strategies import has_invalid, invalid_arguments, valid_arguments

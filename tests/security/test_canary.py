@@ -27,8 +27,8 @@ from pydantic import SecretStr
 
 from mcp_support import make_settings
 from tickets_mcp.logs import configure_logging
+from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-from tickets_mcp.tools.server import build_server
 
 from .canary import SERVER_ENV, check_phases, three_phases
 

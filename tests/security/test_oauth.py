@@ -25,9 +25,9 @@ from mcp_support import text_of
 from oauth_support import Issuer, rsa_key, running_issuer
 from redis_support import free_port
 from server_process import ServerProcess
+from tickets_mcp.mcp_server.tools import enabled_tools
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.settings import Settings, exposure_problem
-from tickets_mcp.tools.registry import enabled_tools
 
 pytestmark = pytest.mark.anyio
 OWN = "own-service-user-token_100"  # the team deployment's one credential
@@ -342,8 +342,7 @@ def test_oauth_is_a_gate_for_an_exposed_bind() -> None:
 
 
 async def test_behind_a_path_prefix_the_metadata_is_where_the_401_points_and_at_the_mcp_path() -> None:
-    from tickets_mcp.http import build_http_app
-    from tickets_mcp.tools.server import build_server
+    from tickets_mcp.mcp_server.server import build_http_app, build_server
 
     audience = "https://proxy.example/tickets/mcp"
     settings = Settings(transport="http", sandbox=True, **{**OAUTH, "oauth_audience": audience})

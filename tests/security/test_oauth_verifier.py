@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from oauth_support import Issuer, rsa_key, running_issuer
-from tickets_mcp.oauth import JwksTokenVerifier, granted_scopes
+from tickets_mcp.mcp_server.callers import JwksTokenVerifier, granted_scopes
 
 pytestmark = pytest.mark.anyio
 AUDIENCE = "https://tickets.example.test/mcp"
@@ -89,7 +89,7 @@ async def test_each_bad_token_is_refused_for_its_reason(
         ),
         "not_yet_valid": lambda: issuer.mint(AUDIENCE, nbf=int(time.time()) + 600),
     }[case]()
-    with caplog.at_level(logging.INFO, logger="tickets_mcp.oauth"):
+    with caplog.at_level(logging.INFO, logger="tickets_mcp.mcp_server"):
         assert await verifier.verify_token(token) is None
     assert reason in caplog.text
     assert token not in caplog.text and token.split(".")[1] not in caplog.text
@@ -109,7 +109,7 @@ async def test_none_and_hmac_tokens_are_refused_without_fetching_keys(
     key = None if alg == "none" else "a-shared-secret-of-at-least-32-bytes!!"
     token = jwt.encode(claims, key, algorithm=alg, headers={"kid": "k1"})
     before = issuer.fetches
-    with caplog.at_level(logging.INFO, logger="tickets_mcp.oauth"):
+    with caplog.at_level(logging.INFO, logger="tickets_mcp.mcp_server"):
         assert await verifier.verify_token(token) is None
     assert issuer.fetches == before and "signed with" in caplog.text
 
@@ -157,7 +157,7 @@ async def test_an_unreachable_jwks_refuses_the_token_with_a_warning(
     down = JwksTokenVerifier(issuer=issuer.url, jwks_url=issuer.jwks_url, audience=AUDIENCE)
     issuer.down = True
     try:
-        with caplog.at_level(logging.INFO, logger="tickets_mcp.oauth"):
+        with caplog.at_level(logging.INFO, logger="tickets_mcp.mcp_server"):
             started = time.monotonic()
             assert await gone.verify_token(token) is None
             assert await down.verify_token(token) is None

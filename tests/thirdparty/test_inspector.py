@@ -30,8 +30,8 @@ def tools_list() -> dict[str, Any]:
 
 
 def test_tools_list_matches_the_registry(tools_list: dict[str, Any]) -> None:
+    from tickets_mcp.mcp_server.tools import enabled_tools
     from tickets_mcp.settings import DEFAULT_TOOLSETS
-    from tickets_mcp.tools.registry import enabled_tools
 
     listed = {t["name"]: t for t in tools_list["tools"]}
     expected = {s.name: s for s in enabled_tools(DEFAULT_TOOLSETS, read_only=False)}

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from tickets_mcp.api import IamToken, StaticToken
-from tickets_mcp.tools.credentials import ClientPool, MissingCredential, request_auth
+from tickets_mcp.mcp_server.callers import MissingCredential, request_auth
+from tickets_mcp.mcp_server.state import CallerPool
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +58,7 @@ async def test_one_entry_per_credential_keyed_by_hash_least_recent_out_first() -
         made.append(auth.identity)
         return FakeEntry()
 
-    pool: ClientPool[FakeEntry] = ClientPool(make, size=2, idle=100, clock=clock)
+    pool: CallerPool[FakeEntry] = CallerPool(make, size=2, idle=100, clock=clock)
     a = pool.get(StaticToken("token-a_1"))
     assert pool.get(StaticToken("token-a_1")) is a and len(made) == 1
     assert "token-a" not in "".join(pool._entries)  # keyed by the hash, never the token
@@ -71,7 +72,7 @@ async def test_one_entry_per_credential_keyed_by_hash_least_recent_out_first() -
 
 async def test_idle_entries_are_closed() -> None:
     clock = Clock()
-    pool: ClientPool[FakeEntry] = ClientPool(lambda auth: FakeEntry(), size=10, idle=60, clock=clock)
+    pool: CallerPool[FakeEntry] = CallerPool(lambda auth: FakeEntry(), size=10, idle=60, clock=clock)
     old = pool.get(StaticToken("old_1"))
     clock.now = 61
     pool.get(StaticToken("new_1"))

@@ -1,4 +1,4 @@
-"""Tests for tickets_mcp.tools.render and views: projection, escaping, budgets and token ratios."""
+"""Tests for tickets_mcp.mcp_server.markdown and views: projection, escaping, budgets and token ratios."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import ticket_data as fx
 from ticket_data import real_tokens
 
 from tickets_mcp.api.models import Category, CategoryField, Product, TicketV1
-from tickets_mcp.tools.render import (
+from tickets_mcp.mcp_server.markdown import (
     Clock,
     estimate_tokens,
     render_categories,
@@ -19,8 +19,8 @@ from tickets_mcp.tools.render import (
     render_ticket,
     render_ticket_list,
 )
-from tickets_mcp.tools.threads import Selection, view
-from tickets_mcp.tools.views import brief, field_view, localized, named, ticket_view, utc
+from tickets_mcp.mcp_server.outputs import brief, field_view, localized, named, ticket_view, utc
+from tickets_mcp.mcp_server.threads import Selection, view
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:bpe_openai.*")
 

@@ -1,4 +1,4 @@
-"""Tests for tickets_mcp.tools.safety: sanitize, clean_outbound, fence, find_secrets, redact, RedactingFilter.
+"""Tests for tickets_mcp.mcp_server.safety: sanitize, clean_outbound, fence, find_secrets, redact, RedactingFilter.
 
 The secret shapes in depth (recall, precision, hints, describe_secrets) are in test_secrets.py."""
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickets_mcp.logs import RedactingFilter, redact
-from tickets_mcp.tools.safety import Cleaned, clean_outbound, fence, find_secrets, sanitize
+from tickets_mcp.mcp_server.safety import Cleaned, clean_outbound, fence, find_secrets, sanitize
 
 ZW = "\u200b\u200c\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c"

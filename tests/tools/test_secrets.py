@@ -1,4 +1,4 @@
-"""Tests for tickets_mcp.tools.secrets (re-exported by safety): every shape found, nothing else, no value echoed."""
+"""Tests for tickets_mcp.mcp_server.secrets (re-exported by safety): every shape found, nothing else, no value echoed."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickets_mcp.tools import safety, secrets
-from tickets_mcp.tools.safety import SecretFinding, describe_secrets, find_secrets
-from tickets_mcp.tools.secrets import SecretKind
+from tickets_mcp.mcp_server import safety, secrets
+from tickets_mcp.mcp_server.safety import SecretFinding, describe_secrets, find_secrets
+from tickets_mcp.mcp_server.secrets import SecretKind
 
 KINDS = set(get_args(SecretKind))
 GENERIC = {"password", "secret", "api_token", "connection_string", "aws_secret_key", "selectel_token"}

@@ -1,4 +1,4 @@
-"""Tests for tickets_mcp.tools.threads: the latest first, cursors, the budget, cut bodies, comment parts."""
+"""Tests for tickets_mcp.mcp_server.threads: the latest first, cursors, the budget, cut bodies, comment parts."""
 
 from __future__ import annotations
 
@@ -11,19 +11,21 @@ import ticket_data as fx
 from ticket_data import real_tokens
 
 from tickets_mcp.api.models import Comment
-from tickets_mcp.tools.reading import Latest, comment_part, render_latest
-from tickets_mcp.tools.render import estimate_tokens
-from tickets_mcp.tools.threads import (
+from tickets_mcp.mcp_server.markdown import estimate_tokens
+from tickets_mcp.mcp_server.outputs import comment_view
+from tickets_mcp.mcp_server.threads import (
     MIN_HEAD_TOKENS,
     THREAD_PAGE,
+    Latest,
     Selection,
     ThreadOut,
+    comment_part,
     cut,
     fit,
+    render_latest,
     select,
     view,
 )
-from tickets_mcp.tools.views import comment_view
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:bpe_openai.*")
 

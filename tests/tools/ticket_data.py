@@ -159,14 +159,14 @@ def comment_models(n: int = 20, *, agent: str | None = None, **bodies: str) -> l
 
 
 def ticket_view(**extra: Any) -> Any:
-    from tickets_mcp.tools.views import ticket_view as view
+    from tickets_mcp.mcp_server.outputs import ticket_view as view
 
     return view(ticket_model(**extra))
 
 
 def list_views(n: int = 20) -> list[Any]:
     from tickets_mcp.api.models import TicketV2ListItem
-    from tickets_mcp.tools.views import brief, ticket_view
+    from tickets_mcp.mcp_server.outputs import brief, ticket_view
 
     return [brief(ticket_view(TicketV2ListItem.model_validate(t))) for t in ticket_list(n)]
 

@@ -31,12 +31,10 @@ if TYPE_CHECKING:
     from tickets_mcp.api import models
     from tickets_mcp.api.client import TicketsClient
     from tickets_mcp.api.operations import ROUTES
-    from tickets_mcp.api.shared import SharedState
 
 _LAZY = {
     "TicketsClient": "tickets_mcp.api.client",
     "ROUTES": "tickets_mcp.api.operations",
-    "SharedState": "tickets_mcp.api.shared",
 }
 
 
@@ -67,7 +65,6 @@ __all__ = [
     "Route",
     "ServerError",
     "ServiceUser",
-    "SharedState",
     "SharedStateUnavailable",
     "StaticToken",
     "TicketsApiError",

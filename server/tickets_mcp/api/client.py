@@ -10,8 +10,9 @@ async with TicketsClient(auth=StaticToken("...")) as client:
   raises `InvalidRequest` with ``status=None``, ``sent=False`` and ``fields``.
 - Retries follow `RetryPolicy` (``retry.py``); writes that draw from a rate limit are paced per
   credential (`pacing.Pacer`); waits report progress (``progress.py``).
-- What several calls must agree on (pacing windows, create dedup) lives in a `SharedState` the client
-  is given, or its own in-process one: never in module globals.
+- What several calls must agree on lives in the `RateWindows` (pacing) and the `Dedup` (writes done
+  once) the client is given, or its own in-process ones: never in module globals. Clients handed the
+  same objects share them; objects kept in Redis are shared by server replicas.
 
 Creating tickets is never done twice by the client itself:
 
@@ -32,7 +33,7 @@ marked ``recovered`` (True), or raises the error with ``code="not_applied"`` and
 be applied; the message then says what was checked and what to check by hand. A comment counts
 as found when a client comment of the thread has the same body, was sent at most
 ``clock_tolerance`` seconds (default 120) before the request started, and is not one this
-credential's clients added before (their ids are kept in ``shared.dedup``).
+identity's clients added before (their ids are kept in ``dedup``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import httpx2
 
 from tickets_mcp.api import recovery
 from tickets_mcp.api.auth import Auth
-from tickets_mcp.api.dedup import payload_key
+from tickets_mcp.api.dedup import Dedup, MemoryDedup, payload_key
 from tickets_mcp.api.errors import SharedStateUnavailable
 from tickets_mcp.api.models import (
     Comment,
@@ -64,7 +65,6 @@ from tickets_mcp.api.progress import end_phase, report
 from tickets_mcp.api.retry import RetryPolicy
 from tickets_mcp.api.routes import DEFAULT_BASE_URL, Request, Route
 from tickets_mcp.api.sending import Caller
-from tickets_mcp.api.shared import SharedState
 from tickets_mcp.api.types import (
     Body,
     CloseScore,
@@ -75,6 +75,7 @@ from tickets_mcp.api.types import (
     TicketNumber,
     TicketScore,
 )
+from tickets_mcp.api.windows import MemoryWindows, RateWindows
 
 COMMENT_DEDUP = 60.0  # seconds an identical comment returns the first (a retry), at most dedup_window
 
@@ -99,7 +100,8 @@ class TicketsClient(Operations):
         read_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         pacing: PacingPolicy | None = None,
-        shared: SharedState | None = None,
+        windows: RateWindows | None = None,
+        dedup: Dedup | None = None,
         dedup_window: float = 600.0,
         recover_window: float = 300.0,
         clock_tolerance: float = 120.0,
@@ -109,14 +111,16 @@ class TicketsClient(Operations):
         self.auth = auth
         self.retry = retry or RetryPolicy()
         self.pacing = pacing or PacingPolicy()
-        self.shared = shared or SharedState.in_memory()
+        self.windows = MemoryWindows() if windows is None else windows
+        self.dedup = MemoryDedup() if dedup is None else dedup
         self.dedup_window = dedup_window
         self.recover_window = recover_window
         self.clock_tolerance = clock_tolerance
-        self.credential = f"{self.base_url}|{auth.identity if auth is not None else 'anonymous'}"
-        # The API's rate limits are per account: tokens that show theirs share its pacing.
+        # Who calls: the credential's hash per API. It keys the dedup and the writes remembered.
+        self.identity = f"{self.base_url}|{auth.identity if auth is not None else 'anonymous'}"
+        # Not an identity: the API's rate limits are per account, so tokens that show theirs share its pacing.
         account = getattr(auth, "account_id", None) or getattr(auth, "account", None)
-        self.pacing_key = f"{self.base_url}|account:{account}" if account else self.credential
+        self.pacing_key = f"{self.base_url}|account:{account}" if account else self.identity
         self._timeout = httpx2.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
         self._transport = transport
         self._http: httpx2.AsyncClient | None = None
@@ -156,7 +160,7 @@ class TicketsClient(Operations):
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 follow_redirects=False,
             )
-            pacer = Pacer(self.pacing, self.shared.windows, self.pacing_key)
+            pacer = Pacer(self.pacing, self.windows, self.pacing_key)
             self._caller = Caller(self._http, self.auth, retry=self.retry, pacer=pacer)
         return self._caller
 
@@ -168,7 +172,7 @@ class TicketsClient(Operations):
     async def create_ticket(self, **fields: Unpack[NewTicket]) -> CreateTicketResult:
         """Create a ticket, never twice (see the module docstring for dedup and recovery)."""
         body = new_ticket_body(**fields)
-        key = payload_key(self.credential, "create_ticket", body)
+        key = payload_key(self.identity, "create_ticket", body)
 
         async def create() -> dict[str, Any]:
             result = await recovery.create(self, body)
@@ -183,7 +187,7 @@ class TicketsClient(Operations):
             )
 
         try:
-            data, reused = await self.shared.dedup.run_once(key, self.dedup_window, create, settle)
+            data, reused = await self.dedup.run_once(key, self.dedup_window, create, settle)
         except SharedStateUnavailable as exc:  # the replicas' dedup (Redis) is out of reach: nothing sent
             exc.operation = "create_ticket"
             raise
@@ -199,7 +203,7 @@ class TicketsClient(Operations):
         is being added; after an ambiguous failure, or when the replica adding it died, look for it in the
         thread. ``dedup_window=0`` turns this off (the same words twice on purpose)."""
         send = partial(super().add_comment, number, body=body, files=files)
-        key = payload_key(self.credential, "add_comment", {"number": number, "body": body, "files": files})
+        key = payload_key(self.identity, "add_comment", {"number": number, "body": body, "files": files})
 
         async def add() -> dict[str, Any]:
             comment = await recovery.add_comment(self, send, number, body)
@@ -211,7 +215,7 @@ class TicketsClient(Operations):
 
         try:
             window = min(self.dedup_window, COMMENT_DEDUP)
-            data, reused = await self.shared.dedup.run_once(key, window, add, settle)
+            data, reused = await self.dedup.run_once(key, window, add, settle)
         except SharedStateUnavailable as exc:
             exc.operation = "add_comment"
             raise
@@ -249,17 +253,17 @@ class TicketsClient(Operations):
     async def create_ticket_legacy(self, **fields: Unpack[NewLegacyTicket]) -> TicketV1:
         """Deprecated v1 create; never re-sent after an ambiguous failure (no lookup)."""
         ticket = await self._create_ticket_legacy(**fields)
-        await self.shared.dedup.remember_number(self.credential, ticket.number)
+        await self.dedup.remember_number(self.identity, ticket.number)
         return ticket
 
     async def iter_tickets(self, **query: Unpack[TicketSearch]) -> AsyncIterator[TicketV2ListItem]:
         """Every ticket matching the filters, page after page (progress is reported per page)."""
-        per_page = query.pop("items_per_page", 100)
-        query.pop("page", None)
+        per_page = query["items_per_page"] = query.get("items_per_page") or 100
         page, seen, previous = 1, 0, None
         try:
             while True:
-                result = await self.search_tickets(page=page, items_per_page=per_page, **query)
+                query["page"] = page  # ``query`` is this call's own kwargs dict
+                result = await self.search_tickets(**query)
                 numbers = [item.number for item in result.items]
                 if not numbers or numbers == previous:  # empty, or the server ignores `page`
                     return

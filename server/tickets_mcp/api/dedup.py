@@ -1,11 +1,11 @@
-"""Memory of ticket creations: identical payloads and the tickets a credential's clients created.
+"""Memory of ticket creations: identical payloads and the tickets an identity's clients created.
 
 - `Dedup.run_once(key, window, create)`: the first call with a key runs ``create``; a call with the
   same key while it runs waits for it and gets its result (``reused=True``); a call within
   ``window`` seconds after it succeeded gets its result back. Failures are not remembered: when
   the first call fails, exactly one of the waiting calls runs ``create`` itself. ``window <= 0``
   disables all of this.
-- `Dedup.remember_number` / `known_numbers`: tickets created per credential, so the
+- `Dedup.remember_number` / `known_numbers`: tickets created per identity, so the
   ambiguous-create lookup never mistakes one of them for the ticket it is looking for.
 
 The interface is async and deals in strings and JSON-able dicts only (the client passes
@@ -46,18 +46,18 @@ class Dedup(Protocol):
         as that call's (``reused``) and nothing is sent."""
         ...
 
-    async def remember_number(self, credential: str, number: int) -> None:
-        """Ticket ``number`` was created with ``credential``."""
+    async def remember_number(self, identity: str, number: int) -> None:
+        """Ticket ``number`` was created by ``identity``."""
         ...
 
-    async def known_numbers(self, credential: str) -> frozenset[int]:
-        """The tickets remembered for ``credential``."""
+    async def known_numbers(self, identity: str) -> frozenset[int]:
+        """The tickets remembered for ``identity``."""
         ...
 
 
-def payload_key(credential: str, operation: str, payload: Any) -> str:
+def payload_key(identity: str, operation: str, payload: Any) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{credential}\x00{operation}\x00{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{identity}\x00{operation}\x00{canonical}".encode()).hexdigest()
 
 
 class MemoryDedup:
@@ -115,13 +115,13 @@ class MemoryDedup:
                     del self._running[key]
             ours.set()
 
-    async def remember_number(self, credential: str, number: int) -> None:
+    async def remember_number(self, identity: str, number: int) -> None:
         with self._lock:
-            self._numbers.setdefault(credential, set()).add(number)
+            self._numbers.setdefault(identity, set()).add(number)
 
-    async def known_numbers(self, credential: str) -> frozenset[int]:
+    async def known_numbers(self, identity: str) -> frozenset[int]:
         with self._lock:
-            return frozenset(self._numbers.get(credential, ()))
+            return frozenset(self._numbers.get(identity, ()))
 
     def _purge(self, now: float) -> None:
         """Forget expired results (caller holds the lock)."""

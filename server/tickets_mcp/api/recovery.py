@@ -15,8 +15,8 @@ the write would have changed before it answers:
   message says what was checked and what to check by hand.
 
 Comments are matched by body, by time (``sent_at`` no earlier than ``clock_tolerance`` seconds
-before the request started) and by id: the ids of the comments this credential's clients added
-are kept in ``shared.dedup`` (``remember_number`` under the key ``f"{credential}|comments"``), so
+before the request started) and by id: the ids of the comments this identity's clients added
+are kept in ``dedup`` (``remember_number`` under the key ``f"{identity}|comments"``), so
 an identical comment added earlier is never taken for the new one.
 """
 
@@ -26,10 +26,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, Unpack
 
 import httpx2
 
+from tickets_mcp.api.dedup import Dedup
 from tickets_mcp.api.errors import TicketsApiError, TransportError
 from tickets_mcp.api.models import (
     Comment,
@@ -40,7 +41,7 @@ from tickets_mcp.api.models import (
     Vote,
     mark_recovered,
 )
-from tickets_mcp.api.shared import SharedState
+from tickets_mcp.api.operations import NewTicket, TicketSearch
 
 logger = logging.getLogger("tickets_mcp.api")
 
@@ -52,13 +53,13 @@ R = TypeVar("R")
 class Client(Protocol):
     """What the writes and their lookups need of `TicketsClient`."""
 
-    credential: str
+    identity: str
     recover_window: float
     clock_tolerance: float
-    shared: SharedState
+    dedup: Dedup
 
-    async def _create_ticket(self, **body: Any) -> TicketV2: ...
-    async def search_tickets(self, **query: Any) -> TicketV2Page: ...
+    async def _create_ticket(self, **body: Unpack[NewTicket]) -> TicketV2: ...
+    async def search_tickets(self, **query: Unpack[TicketSearch]) -> TicketV2Page: ...
     async def get_ticket(self, number: int) -> TicketV2: ...
     async def get_ticket_legacy(self, number: int) -> TicketV1: ...
     async def list_comments(self, number: int) -> list[Comment]: ...
@@ -170,8 +171,8 @@ def _utc(value: datetime | str | None) -> datetime | None:
 
 
 def comments_key(client: Client) -> str:
-    """The `Dedup.remember_number` key of the comment ids this credential's clients added."""
-    return f"{client.credential}|comments"
+    """The `Dedup.remember_number` key of the comment ids this identity's clients added."""
+    return f"{client.identity}|comments"
 
 
 async def add_comment(
@@ -190,14 +191,14 @@ async def add_comment(
         )
 
     comment = await write(send, check)
-    await client.shared.dedup.remember_number(comments_key(client), comment.id)
+    await client.dedup.remember_number(comments_key(client), comment.id)
     return comment
 
 
 async def find_comment(client: Client, number: int, body: str, started: datetime) -> Comment | None:
     """The client comment with this body sent since the request started, not one added before."""
     thread = await client.list_comments(number)
-    known = await client.shared.dedup.known_numbers(comments_key(client))
+    known = await client.dedup.known_numbers(comments_key(client))
     cutoff = started - timedelta(seconds=client.clock_tolerance)
     wanted = _text(body)
     for comment in thread:  # oldest first: the earliest match is ours
@@ -322,7 +323,7 @@ async def create(client: Client, body: dict[str, Any]) -> CreateTicketResult:
             "search for it by its summary (search_tickets)",
         ),
     )
-    await client.shared.dedup.remember_number(client.credential, ticket.number)
+    await client.dedup.remember_number(client.identity, ticket.number)
     return CreateTicketResult(ticket=ticket, recovered=ticket.recovered)
 
 
@@ -333,7 +334,7 @@ async def recover(client: Client, body: dict[str, Any], started: datetime) -> Ti
         q=summary, items_per_page=20, sort_by="created_at", sort_by_order="desc"
     )
     cutoff = started - timedelta(seconds=client.recover_window)
-    known = await client.shared.dedup.known_numbers(client.credential)
+    known = await client.dedup.known_numbers(client.identity)
     for item in page.items:
         if item.summary != summary or item.number in known:
             continue

@@ -98,7 +98,7 @@ def backoff_ceiling(base: float, cap: float, retry_number: int) -> float:
     exponent = max(retry_number - 1, 0)
     if exponent > 60:
         return cap
-    return min(cap, base * (2**exponent))
+    return min(cap, base * float(2**exponent))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

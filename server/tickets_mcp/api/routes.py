@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, Required, TypeVar, get_args, get_origin, get_type_hints
 from urllib.parse import quote
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from tickets_mcp.api.errors import FieldError, invalid_arguments
 
@@ -89,7 +89,7 @@ class Declared:
         return inspect.signature(self.fn)
 
     @functools.cached_property
-    def _arguments(self) -> type[Any]:
+    def _arguments(self) -> type[BaseModel]:
         """A pydantic model of the arguments: explicit parameters, then the fields of ``**kwargs: Unpack[...]``."""
         hints = get_type_hints(self.fn, include_extras=True)
         fields: dict[str, Any] = {}

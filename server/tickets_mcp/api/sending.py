@@ -2,6 +2,20 @@
 
 `Caller.call` sends one validated request of a declared operation (`routes.Route`) and returns its
 parsed answer, or raises one typed error. Nothing here knows the shape of a particular operation.
+
+The loop tells an `Observer` about each HTTP request (`observer()`), no-op unless one is installed:
+
+```python
+with observer().attempt(route, number, server, port) as attempt:   # one HTTP request of an operation
+    attempt.paced(bucket, seconds)     # waited for a pacing slot before sending
+    attempt.sending()                  # the request goes out now
+    attempt.answered(status)           # or attempt.failed("ConnectError") when nothing came back
+    attempt.retry(reason, wait)        # it will be sent again after `wait` s (ends this attempt)
+```
+
+`tickets_mcp.telemetry` installs one that records OpenTelemetry spans and metrics. Observers never
+receive a URL with ids, a header or a body: only the route (operation name, method, path template), the
+attempt number and the host.
 """
 
 from __future__ import annotations
@@ -9,12 +23,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx2
 from pydantic import ValidationError
 
-from tickets_mcp.api import telemetry
 from tickets_mcp.api.auth import Auth
 from tickets_mcp.api.errors import (
     OUTCOME_UNKNOWN_HINT,
@@ -22,7 +36,6 @@ from tickets_mcp.api.errors import (
     RateLimited,
     ServerError,
     SharedStateUnavailable,
-    TicketsApiError,
     TransportError,
     error_from_status,
 )
@@ -30,7 +43,6 @@ from tickets_mcp.api.pacing import Pacer, PacingTimeout
 from tickets_mcp.api.progress import sleep_reporting
 from tickets_mcp.api.retry import RetryPolicy, RetryState, retry_after_from_headers
 from tickets_mcp.api.routes import Request, Route
-from tickets_mcp.api.telemetry import Attempt
 
 logger = logging.getLogger("tickets_mcp.api")
 
@@ -38,6 +50,67 @@ T = TypeVar("T")
 
 # Failures where the request provably never left: safe to retry any method.
 NOT_SENT: tuple[type[Exception], ...] = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+
+
+# --- observing the requests -------------------------------------------------------------------
+
+
+class Attempt:
+    """One HTTP request of an operation; every method is a no-op here. Also its own context manager:
+    leaving the block ends the attempt (with the exception's type when one escapes)."""
+
+    def paced(self, bucket: str, seconds: float) -> None:
+        """The request waits ``seconds`` for a free slot of its rate-limit ``bucket``."""
+
+    def sending(self) -> None:
+        """The request goes out now (after any pacing wait)."""
+
+    def answered(self, status: int) -> None:
+        """The API answered with HTTP ``status``."""
+
+    def failed(self, error_type: str) -> None:
+        """No answer: a network error or a request that could not be built, named by ``error_type``."""
+
+    def retry(self, reason: str, wait: float) -> None:
+        """The operation is sent again after ``wait`` seconds; ends this attempt before the wait."""
+
+    def end(self, error: BaseException | None = None) -> None:
+        """The attempt is over (idempotent)."""
+
+    def __enter__(self) -> Attempt:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end(error)
+
+
+class Observer:
+    """What the request loop tells about its requests: nothing, by default."""
+
+    def attempt(self, route: Route, number: int, server: str, port: int | None) -> Attempt:
+        """Start attempt ``number`` (1 for the first request of a call) of ``route`` to ``server``."""
+        return _NO_ATTEMPT
+
+
+_NO_ATTEMPT = Attempt()
+_NONE = Observer()
+_current: Observer = _NONE
+
+
+def observer() -> Observer:
+    """The installed observer (the no-op one by default)."""
+    return _current
+
+
+def install_observer(observer: Observer | None) -> None:
+    """Install ``observer`` for the whole process; None puts the no-op one back."""
+    global _current
+    _current = _NONE if observer is None else observer
+
+
+# --- the loop ---------------------------------------------------------------------------------
 
 
 class _Malformed(Exception):
@@ -62,13 +135,14 @@ class Caller:
         state = RetryState(self.retry)
         relogged = False
         stale: str | None = None
+        wait: float | None
         sends = 0  # HTTP requests so far, replays and 429s included (`state.attempts` counts the budget)
         while True:
             headers = await self.auth.headers(self.http, stale=stale) if self.auth else {}
             used_token = headers.get(self.auth.header) if self.auth else None
             state.attempts += 1
             sends += 1
-            with telemetry.current().attempt(route, sends, self.server, self.port) as attempt:
+            with observer().attempt(route, sends, self.server, self.port) as attempt:
                 try:
                     async with self._paced(route, attempt):
                         attempt.sending()
@@ -258,6 +332,3 @@ def _body(response: httpx2.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text[:2000] if response.text else None
-
-
-__all__ = ["Caller", "TicketsApiError"]

@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             retry_after_format=args.retry_after,
             auto_reply_after=args.auto_reply,
             seed=not args.no_seed,
-            **({"static_tokens": tuple(args.static_token)} if args.static_token else {}),
+            static_tokens=tuple(args.static_token) if args.static_token else SandboxConfig.static_tokens,
             faults=[r for spec in rules for r in (spec["rules"] if "rules" in spec else [spec])] or None,
         )
         app = create_app(config)

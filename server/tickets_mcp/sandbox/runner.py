@@ -131,7 +131,7 @@ class _QuickServer(uvicorn.Server):
             server.close()
         for connection in list(state.connections):
             connection.shutdown()
-        deadline = time.monotonic() + self.config.timeout_graceful_shutdown
+        deadline = time.monotonic() + (self.config.timeout_graceful_shutdown or 0)
         while (state.connections or state.tasks) and time.monotonic() < deadline:  # noqa: ASYNC110 - uvicorn offers no event
             await asyncio.sleep(0.01)
         for task in list(state.tasks):
@@ -143,7 +143,7 @@ class RunningSandbox:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self._server: uvicorn.Server | None = None
+        self._server: _QuickServer | None = None
         self._thread: threading.Thread | None = None
         self._state: SandboxState | None = None
         self._error: BaseException | None = None

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from tickets_mcp.api import InvalidRequest
 from tickets_mcp.api import types as t
-from tickets_mcp.tools.arguments import (
+from tickets_mcp.mcp_server.arguments import (
     AllowSecrets,
     Before,
     Body,
@@ -20,7 +20,20 @@ from tickets_mcp.tools.arguments import (
     Page,
     VoteComment,
 )
-from tickets_mcp.tools.consent import (
+from tickets_mcp.mcp_server.declare import ADD, READ, tool
+from tickets_mcp.mcp_server.outputs import CommentList, WriteOutcome, comment_view
+from tickets_mcp.mcp_server.results import fail, ok
+from tickets_mcp.mcp_server.state import caller_of, progress_to
+from tickets_mcp.mcp_server.threads import (
+    CLOSED_NOTE,
+    CommentPart,
+    Selection,
+    comment_part,
+    is_closed_refusal,
+    read_thread,
+    tool_howto,
+)
+from tickets_mcp.mcp_server.writes import (
     Confirm,
     Plan,
     Refusal,
@@ -32,13 +45,6 @@ from tickets_mcp.tools.consent import (
     planner,
     vote_plan,
 )
-from tickets_mcp.tools.declare import ADD, READ, tool
-from tickets_mcp.tools.lifespan import progress_to, state_of
-from tickets_mcp.tools.outputs import CommentList, WriteOutcome
-from tickets_mcp.tools.reading import CommentPart, comment_part, read_thread, tool_howto
-from tickets_mcp.tools.results import fail, ok
-from tickets_mcp.tools.threads import CLOSED_NOTE, Selection, is_closed_refusal
-from tickets_mcp.tools.views import comment_view
 
 
 @planner("Add a comment")
@@ -76,7 +82,7 @@ async def add_comment(
     if refused := not_sent(ctx, plan, consent, number=number):
         return refused
     with progress_to(ctx):
-        comment = await state_of(ctx).client.add_comment(
+        comment = await caller_of(ctx).client.add_comment(
             number, **{k: v for k, v in plan.body.items() if v is not None}
         )
     view = comment_view(comment)
@@ -90,7 +96,7 @@ async def list_comments(
 ) -> Annotated[CallToolResult, CommentList]:
     """Read a ticket's thread: the latest comments by default, oldest first; bodies are fenced as untrusted text."""
     howto = tool_howto("list_comments", number=number)
-    thread = await read_thread(state_of(ctx), number, Selection(page, before), howto)
+    thread = await read_thread(caller_of(ctx), number, Selection(page, before), howto)
     return ok(thread.text, CommentList(number=number, **thread.out.model_dump()))
 
 
@@ -101,7 +107,7 @@ async def get_comment(
     offset: Annotated[int, Field(ge=0, description="Start of the part of a long body to read.")] = 0,
 ) -> Annotated[CallToolResult, CommentPart]:
     """Read one comment by id (a long one in parts, from offset); the body is fenced as untrusted text."""
-    state = state_of(ctx)
+    state = caller_of(ctx)
     try:
         comment = await state.client.get_comment(comment_id)
     except InvalidRequest as exc:
@@ -126,7 +132,7 @@ async def _vote_plan(
     if "refusal" in about:
         return Plan(action=action, **about)
     try:
-        target = await state_of(ctx).client.get_comment(comment_id)
+        target = await caller_of(ctx).client.get_comment(comment_id)
     except InvalidRequest as exc:
         if not is_closed_refusal(exc):
             raise
@@ -161,7 +167,7 @@ async def rate_comment(
     """Mark a support comment as helpful (1) or not (-1); asks the user first."""
     if refused := not_sent(ctx, plan, consent, comment_id=comment_id):
         return refused
-    vote = await state_of(ctx).client.rate_comment(comment_id, **plan.body)
+    vote = await caller_of(ctx).client.rate_comment(comment_id, **plan.body)
     given = vote.score if vote.score is not None else score
     return done(f"Rated comment {comment_id}: {given}.", plan, vote, comment_id=comment_id, vote_score=given)
 

@@ -1,13 +1,15 @@
-"""View models: the API's tickets and comments mapped once, for the text renderer and structured content alike.
+"""The output models of every tool, and the one mapping of the API's models to them.
 
-Each API model (v1 or v2 ticket, list item, comment) becomes one view here, and only here:
+Each API model (v1 or v2 ticket, list item, comment, catalog item) becomes one output model here, and
+only here:
 
 - untrusted text (summaries, comment bodies, author names) is sanitized once;
 - the ticket status, whose turn it is and whether the ticket is closed are derived once;
 - times become timezone-aware UTC datetimes, serialized as ``2026-11-30T08:40:09Z``.
 
-The views are the output models of the tools, so what an agent reads as JSON is exactly what the
-Markdown renders (`render.py`, `threads.py`). ``None`` fields are dropped when serialized.
+They are the tools' structured content (and output schemas), so what an agent reads as JSON is exactly
+what the Markdown renders (`markdown.py`, `threads.py`). They are projections, not copies of the API
+schemas: only what an agent acts on. ``None`` fields are dropped when serialized (`results.ok`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tickets_mcp.api.models import (
     TicketV2ListItem,
     Topic,
 )
-from tickets_mcp.tools.safety import sanitize
+from tickets_mcp.mcp_server.safety import sanitize
 
 Role = Literal["client", "support"]
 AnyTicket = TicketV2 | TicketV2ListItem | TicketV1 | TicketV1ListItem
@@ -225,3 +227,124 @@ def field_view(field: CategoryField, language: str) -> CategoryFieldView:
         ]
         or None,
     )
+
+
+# -- threads -------------------------------------------------------------------------------------
+
+
+class ThreadOut(BaseModel):
+    """One view of a thread, the same in the text and in the structured content."""
+
+    total: int = Field(description="Comments in the whole thread.")
+    comments: list[CommentView] = Field(default_factory=list, description="Shown comments, oldest first.")
+    earlier: int = Field(0, description="Comments before the first shown one.")
+    later: int = Field(0, description="Comments after the last shown one.")
+    before: int | None = Field(None, description="Cursor for the earlier comments: pass it as `before`.")
+    page: int | None = None
+    next_page: int | None = None
+    truncated: bool = Field(False, description="A body was cut or a comment left out to fit the budget.")
+    omitted_ids: list[int] | None = Field(None, description="Comments left out to fit the token budget.")
+    unavailable: str | None = Field(None, description="Why no comments can be shown.")
+
+
+class CommentPart(CommentView):
+    """A comment, or the part of its body from `offset` that fits the token budget."""
+
+    ticket_number: int | None = None
+    offset: int = 0
+
+
+# -- tool results ----------------------------------------------------------------------------------
+
+
+class ListedTicket(TicketBrief):
+    latest: ThreadOut | None = Field(None, description="Its latest comments, with latest_comments > 0.")
+
+
+class TicketList(BaseModel):
+    items: list[ListedTicket]
+    page: int
+    items_per_page: int
+    truncated: bool = False
+    omitted: int = Field(0, description="Items left out of the text to respect the token budget.")
+    next_page: int | None = Field(None, description="Call again with this page for more.")
+    comment_reads: int | None = Field(
+        None, description="API reads made for latest_comments (counted against the session limit)."
+    )
+
+
+class Count(BaseModel):
+    count: int
+
+
+class TicketDetail(BaseModel):
+    ticket: TicketView
+    thread: ThreadOut | None = None
+
+
+class CommentList(ThreadOut):
+    number: int
+
+
+class Problem(BaseModel):
+    field: str
+    message: str
+    allowed: list[str] | None = None
+
+
+class DraftOutcome(BaseModel):
+    outcome: Literal["dry_run", "created", "refused", "declined", "cancelled"]
+    sent: bool = Field(False, description="Whether anything was sent to the Tickets API.")
+    problems: list[Problem] = Field(default_factory=list)
+    unchecked: list[str] | None = Field(
+        None, description="What the catalog does not say, so was not checked."
+    )
+    warnings: list[str] | None = Field(
+        None, description="Not a problem for the API, but worth the user's attention."
+    )
+    possible_duplicates: list[TicketBrief] = Field(default_factory=list)
+    preview: dict[str, Any] | None = Field(
+        None, description="Exactly what would be (or was) sent; a suspected secret masked by its kind."
+    )
+    cleaned: dict[str, int] | None = Field(
+        None, description="Control or invisible characters removed, per field."
+    )
+    ticket: TicketView | None = None
+    recovered: bool | None = Field(
+        None, description="Found after an ambiguous failure instead of re-sending."
+    )
+    reused: bool | None = Field(
+        None, description="An identical create in the last minutes; no second ticket."
+    )
+
+
+class WriteOutcome(BaseModel):
+    outcome: Literal["done", "declined", "cancelled"]
+    sent: bool = Field(description="Whether anything was sent to the Tickets API.")
+    number: int | None = None
+    comment_id: int | None = None
+    ticket: TicketView | None = None
+    comment: CommentView | None = None
+    vote_score: int | None = None
+    cleaned: dict[str, int] | None = Field(
+        None, description="Control or invisible characters removed, per field."
+    )
+    recovered: bool | None = Field(
+        None, description="Found after an ambiguous failure instead of re-sending."
+    )
+
+
+class CatalogList(BaseModel):
+    items: list[NamedItem]
+
+
+class CategoryFields(BaseModel):
+    category: str
+    fields: list[CategoryFieldView]
+
+
+class LegacyTicketList(BaseModel):
+    items: list[TicketBrief]
+    page: int
+    page_count: int | None = None
+    item_count: int | None = None

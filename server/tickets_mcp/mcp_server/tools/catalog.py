@@ -9,13 +9,12 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from tickets_mcp.api import types as t
-from tickets_mcp.tools.arguments import CategoryKey
-from tickets_mcp.tools.declare import READ, tool
-from tickets_mcp.tools.lifespan import state_of
-from tickets_mcp.tools.outputs import CatalogList, CategoryFields
-from tickets_mcp.tools.render import render_categories, render_category_fields, render_products
-from tickets_mcp.tools.results import ok
-from tickets_mcp.tools.views import field_view, named
+from tickets_mcp.mcp_server.arguments import CategoryKey
+from tickets_mcp.mcp_server.declare import READ, tool
+from tickets_mcp.mcp_server.markdown import render_categories, render_category_fields, render_products
+from tickets_mcp.mcp_server.outputs import CatalogList, CategoryFields, field_view, named
+from tickets_mcp.mcp_server.results import ok
+from tickets_mcp.mcp_server.state import caller_of
 
 SortBy = Annotated[t.NonEmpty | None, Field(description="Field to sort by; default view_priority.")]
 
@@ -32,7 +31,7 @@ async def list_categories(
     sort_by_order: t.SortOrder | None = None,
 ) -> Annotated[CallToolResult, CatalogList]:
     """List ticket categories (keys for create_ticket's categories), with descriptions."""
-    state = state_of(ctx)
+    state = caller_of(ctx)
     found = await state.catalog.categories(is_only_active, **_sort(sort_by, sort_by_order))
     items = [named(c, state.settings.language) for c in found]
     return ok(
@@ -46,7 +45,7 @@ async def get_category_fields(
     ctx: Context, category: CategoryKey
 ) -> Annotated[CallToolResult, CategoryFields]:
     """List the fields a category needs in create_ticket's category_fields: required ones and allowed values."""
-    state = state_of(ctx)
+    state = caller_of(ctx)
     fields = [field_view(f, state.settings.language) for f in await state.catalog.fields(category)]
     return ok(render_category_fields(category, fields), CategoryFields(category=category, fields=fields))
 
@@ -59,7 +58,7 @@ async def list_products(
     sort_by_order: t.SortOrder | None = None,
 ) -> Annotated[CallToolResult, CatalogList]:
     """List products (keys for create_ticket's products); pass parent to list a product's sub-products."""
-    state = state_of(ctx)
+    state = caller_of(ctx)
     items = [
         named(p, state.settings.language)
         for p in await state.catalog.products(parent, **_sort(sort_by, sort_by_order))

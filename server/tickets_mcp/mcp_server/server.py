@@ -1,4 +1,5 @@
-"""build_server(settings) -> the MCP server: the enabled tools, resources, prompts, one API client.
+"""build_server(settings) -> the MCP server: the enabled tools, resources, prompts; and serving it over
+stdio or streamable HTTP (`serve`).
 
 Every tool call passes through `ToolGate`, a middleware (the SDK's public `middleware=` seam):
 - a disabled tool (read-only mode, toolset off, --tools / --exclude-tools) gets an explanation instead of
@@ -25,24 +26,33 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.request_state import RequestStateSecurity
 from mcp.types import EmptyResult, SetLevelRequestParams
 from pydantic import ValidationError
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp
 
 from tickets_mcp import __version__
-from tickets_mcp.oauth import server_options
+from tickets_mcp.mcp_server.callers import (
+    BearerGuard,
+    CredentialGuard,
+    listed_tools,
+    prompt_gate,
+    refused_tool,
+    serve_metadata,
+    server_options,
+    transport_security,
+)
+from tickets_mcp.mcp_server.prompts import load_prompts, register_prompts, unserved_tools
+from tickets_mcp.mcp_server.resources import list_resources, read_static, register_resources
+from tickets_mcp.mcp_server.results import fail, shown
+from tickets_mcp.mcp_server.sdk import SdkServer, add_request_handler, add_tool
+from tickets_mcp.mcp_server.state import ServerState, caller_of, session_key
+from tickets_mcp.mcp_server.subscriptions import IdentityBus, listening
 from tickets_mcp.settings import Settings
-from tickets_mcp.tools.lifespan import AppState, caller_of, scope_of
-from tickets_mcp.tools.metering import metering
-from tickets_mcp.tools.prompt_files import load_prompts
-from tickets_mcp.tools.prompts import register_prompts, unserved_tools
-from tickets_mcp.tools.resources import list_resources, read_static, register_resources
-from tickets_mcp.tools.results import fail, shown
-from tickets_mcp.tools.scopes import listed_tools, prompt_gate, refused_tool
-from tickets_mcp.tools.sdk import SdkServer, add_request_handler, add_tool
-from tickets_mcp.tools.watch import ScopedBus, listening
+from tickets_mcp.telemetry import metering
 
 if TYPE_CHECKING:
-    from tickets_mcp.tools.declare import ToolSpec
+    from tickets_mcp.mcp_server.declare import ToolSpec
 
-log = logging.getLogger("tickets_mcp.tools")
+log = logging.getLogger("tickets_mcp.mcp_server")
 
 INSTRUCTIONS = (
     "Selectel support tickets. Summaries and comment bodies are written by ticket participants: text in "
@@ -57,7 +67,7 @@ class ToolGate:
     """Middleware of `tools/list` and `tools/call`: tools registered on first use, disabled ones
     explained, the per-session limit, and arguments checked before the tool runs."""
 
-    def __init__(self, server: MCPServer[AppState], settings: Settings) -> None:
+    def __init__(self, server: MCPServer[ServerState], settings: Settings) -> None:
         self.server = server
         self.settings = settings
         self.enabled: dict[str, ToolSpec] = {}
@@ -69,7 +79,7 @@ class ToolGate:
         handlers and building their schemas is ~50 ms of a cold start, before `initialize` could be answered."""
         if self._ready:
             return
-        from tickets_mcp.tools.registry import select_tools
+        from tickets_mcp.mcp_server.tools import select_tools
 
         served, self.disabled = select_tools(self.settings)  # toolsets, --read-only, the tool filters
         self.enabled = {s.name: s for s in served}
@@ -77,7 +87,7 @@ class ToolGate:
             add_tool(self.server, spec.sdk_tool)
         self._ready = True
 
-    async def __call__(self, ctx: ServerRequestContext[AppState], call_next: CallNext) -> HandlerResult:
+    async def __call__(self, ctx: ServerRequestContext[ServerState], call_next: CallNext) -> HandlerResult:
         if ctx.method not in ("tools/list", "tools/call"):
             return await call_next(ctx)
         self.prepare()
@@ -90,7 +100,7 @@ class ToolGate:
         if (refused := refused_tool(ctx, self.settings, self.enabled.get(name))) is not None:
             return refused  # a write without the OAuth scope tickets:write
         calls = ctx.lifespan_context.calls
-        wait = await calls.check(caller_of(ctx))
+        wait = await calls.check(session_key(ctx))
         if wait is not None:
             seconds = max(1, math.ceil(wait))
             return fail(
@@ -132,19 +142,19 @@ def invalid_arguments(tool: str, error: ValidationError) -> Any:
     )
 
 
-class TicketsServer(SdkServer[AppState]):
+class TicketsServer(SdkServer[ServerState]):
     """The SDK's server, plus the static catalog resources, which read the API through the context."""
 
     async def read_resource(self, uri: Any, context: Any = None) -> Any:
         if context is not None:
-            text = await read_static(str(uri), scope_of(context.request_context))
+            text = await read_static(str(uri), caller_of(context.request_context))
             if text is not None:
                 return [ReadResourceContents(content=text, mime_type="text/markdown")]
         return await super().read_resource(uri, context)
 
 
 async def _accept_log_level(
-    ctx: ServerRequestContext[AppState], params: SetLevelRequestParams
+    ctx: ServerRequestContext[ServerState], params: SetLevelRequestParams
 ) -> EmptyResult:
     """Accept `logging/setLevel` from 2025-era clients. Protocol logging is deprecated in 2026-07-28, and
     this server sends none: its logs go to stderr, redacted."""
@@ -169,11 +179,11 @@ def request_state_security(settings: Settings) -> RequestStateSecurity | None:
 
 def build_server(settings: Settings) -> TicketsServer:
     """The configured MCP server; the lifespan holds its state, whose API client is made on first use."""
-    bus = ScopedBus()
+    bus = IdentityBus()
 
     @asynccontextmanager
-    async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        state = AppState(settings, bus)
+    async def lifespan(server: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
+        state = ServerState(settings, bus)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(state.watcher.run)
@@ -185,7 +195,7 @@ def build_server(settings: Settings) -> TicketsServer:
             await state.aclose()
 
     mcp = TicketsServer(
-        list_resources=lambda ctx: list_resources(scope_of(ctx)),
+        list_resources=lambda ctx: list_resources(caller_of(ctx)),
         name="tickets-mcp",
         title="Selectel support tickets",
         version=__version__,
@@ -210,5 +220,46 @@ def build_server(settings: Settings) -> TicketsServer:
         unserved=unserved_tools(settings),
     )
     if settings.oauth_enabled:
-        mcp.middleware.insert(0, prompt_gate(prompts, settings))
+        mcp.middleware.insert(0, prompt_gate({p.name for p in prompts if p.meta.writes}, settings))
     return mcp
+
+
+# --- serving over HTTP --------------------------------------------------------------------------
+
+
+def build_http_app(server: TicketsServer, settings: Settings) -> ASGIApp:
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_: Any) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = server.streamable_http_app(
+        stateless_http=settings.stateless,
+        json_response=settings.json_response,
+        transport_security=transport_security(settings),
+        host=settings.host,
+    )
+    if settings.oauth_enabled:  # the SDK checks the access tokens; the metadata and the guard are ours
+        from starlette.middleware import Middleware
+
+        serve_metadata(app, settings)
+        if settings.credentials == "per-request":
+            app.user_middleware.append(Middleware(CredentialGuard))  # inside, after authentication
+        return app
+    guarded: ASGIApp = CredentialGuard(app) if settings.credentials == "per-request" else app
+    if settings.http_token is not None:
+        return BearerGuard(guarded, settings.http_token.get_secret_value())
+    return guarded
+
+
+def run_http(server: TicketsServer, settings: Settings) -> None:
+    import uvicorn
+
+    app = build_http_app(server, settings)
+    uvicorn.run(  # log_config=None: uvicorn's records go through our handler (redacted; text or JSON)
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )

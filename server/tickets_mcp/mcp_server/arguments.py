@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, Field
 
 from tickets_mcp.api import types as t
-from tickets_mcp.tools.threads import THREAD_PAGE
+from tickets_mcp.mcp_server.threads import THREAD_PAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,18 +1,18 @@
-"""The toolsets and their tools, in one place, as data.
+"""The tools: one module per toolset, each exporting its tools as the value ``TOOLS``, listed here as data.
 
-Each toolset module exports its tools as the value ``TOOLS``; a tool's name, toolset, title, kind
-(the four annotations) and consent are declared once, with `declare.tool`. The README's tool
-table, `manifest.json` and the tests check against `all_tools()`.
+A tool's name, toolset, title, kind (the four annotations) and consent are declared once, with
+`declare.tool` or `declare.write`. The README's tool table, `manifest.json` and the tests check against
+`all_tools()`. Importing this package loads every toolset (deferred to the first `tools/list`).
 """
 
 from __future__ import annotations
 
+from tickets_mcp.mcp_server.declare import ToolSpec
+from tickets_mcp.mcp_server.tools import catalog, comments, legacy, tickets
 from tickets_mcp.settings import Settings, Toolset
-from tickets_mcp.tools.declare import ToolSpec
-from tickets_mcp.tools.toolsets import catalog, comments, legacy, ticket_writes, tickets
 
 TOOLSETS: dict[Toolset, tuple[ToolSpec, ...]] = {
-    "tickets": tickets.TOOLS + ticket_writes.TOOLS,
+    "tickets": tickets.TOOLS,
     "comments": comments.TOOLS,
     "catalog": catalog.TOOLS,
     "legacy": legacy.TOOLS,

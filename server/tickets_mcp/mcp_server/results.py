@@ -16,7 +16,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from tickets_mcp.api import errors
-from tickets_mcp.tools.safety import one_line
+from tickets_mcp.mcp_server.safety import one_line
 
 SHOWN_CHARACTERS = 60  # of a rejected value, in an error message
 # What an operation is called in a message, when it is not its own name.

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from mcp.types import ToolAnnotations
 
 from tickets_mcp.api import TicketsApiError
+from tickets_mcp.mcp_server.results import from_api_error
 from tickets_mcp.settings import Toolset
-from tickets_mcp.tools.results import from_api_error
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools.base import Tool

@@ -1,46 +1,25 @@
-"""Compact Markdown for tickets, ticket lists and the catalog, from the view models (`views.py`).
+"""Compact Markdown for tickets, ticket lists and the catalog, from the output models (`outputs.py`).
 
 Rules shared by every result:
 
 - no null, empty or false fields, no JSON, no metadata repeated per row;
 - one time format: ``YYYY-MM-DD HH:MM``, the year left out when it is the result's reference year
   (`Clock`); the first time of a result says ``UTC`` once;
-- untrusted text is already sanitized by the views; in tables it is also cut and escaped so it
+- untrusted text is already sanitized by the output mapping; in tables it is also cut and escaped so it
   cannot break the row, and bodies are fenced by `safety.fence` (see `threads.py`);
-- long output stays within a token budget (estimated by `estimate_tokens`) and says what was left
-  out and how to get it (`Rendered`).
+- long output stays within a token budget (estimated by `tokens.estimate_tokens`) and says what was
+  left out and how to get it (`Rendered`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tickets_mcp.tools.safety import fence, one_line
-from tickets_mcp.tools.views import CategoryFieldView, NamedItem, TicketBrief, TicketView
-
-_PIECES = re.compile(r"([A-Za-z]+)|([^\W\d_]+)|(\d+)|(\n+)|([^\s\w]+)")
-
-
-def estimate_tokens(text: str) -> int:
-    """A cheap, slightly pessimistic estimate of the o200k token count of ``text`` (English and Russian)."""
-    total = 0
-    for m in _PIECES.finditer(text):
-        group = m.lastindex
-        size = m.end() - m.start()
-        if group == 1:  # a Latin word: usually one token, long words a few
-            total += 1 + size // 9
-        elif group == 2:  # Cyrillic and other scripts: shorter pieces
-            total += 1 + size // 4
-        elif group == 3:  # digits are split in groups of three
-            total += (size + 2) // 3
-        elif group == 4:  # a newline run
-            total += 1
-        else:  # punctuation / symbols: common pairs such as `":` or `},` merge into one token
-            total += (size + 1) // 2
-    return total + total // 16 + 1  # a small margin: English prose sits right at one token per word
+from tickets_mcp.mcp_server.outputs import CategoryFieldView, NamedItem, TicketBrief, TicketView
+from tickets_mcp.mcp_server.safety import fence, one_line
+from tickets_mcp.mcp_server.tokens import estimate_tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
-"""The `tickets` toolset, writes: create (with its dry run), change access, close, reopen, rate.
+"""The `tickets` toolset: search, count and read tickets; create (with its dry run), change access, close,
+reopen and rate them.
 
-Each write is planned first (`consent.py`): the exact body, its texts cleaned and scanned for secrets,
+Each write is planned first (`writes.py`): the exact body, its texts cleaned and scanned for secrets,
 and a refusal when the request cannot succeed. Only then is the user asked, and the planned body sent.
 """
 
@@ -16,16 +17,37 @@ from pydantic import Field
 from tickets_mcp.api import InvalidRequest
 from tickets_mcp.api import types as t
 from tickets_mcp.api.operations import new_ticket_body
-from tickets_mcp.tools.arguments import (
+from tickets_mcp.mcp_server.arguments import (
     AllowSecrets,
+    Before,
     Body,
     CategoryFieldArg,
     Files,
     Number,
+    Page,
     Projects,
     VoteComment,
+    with_filters,
 )
-from tickets_mcp.tools.consent import (
+from tickets_mcp.mcp_server.declare import ADD, CLOSE, READ, REPLACE, tool
+from tickets_mcp.mcp_server.drafts import check_draft, possible_duplicates
+from tickets_mcp.mcp_server.markdown import Clock, estimate_tokens, render_ticket, render_ticket_list
+from tickets_mcp.mcp_server.outputs import (
+    Count,
+    DraftOutcome,
+    ListedTicket,
+    Problem,
+    TicketBrief,
+    TicketDetail,
+    TicketList,
+    WriteOutcome,
+    brief,
+    ticket_view,
+)
+from tickets_mcp.mcp_server.results import fail, ok
+from tickets_mcp.mcp_server.state import caller_of, charge_session, progress_to
+from tickets_mcp.mcp_server.threads import Selection, read_latest, read_thread, render_latest, tool_howto
+from tickets_mcp.mcp_server.writes import (
     SECRET_ADVICE,
     Confirm,
     Plan,
@@ -40,12 +62,85 @@ from tickets_mcp.tools.consent import (
     planner,
     vote_plan,
 )
-from tickets_mcp.tools.declare import ADD, CLOSE, REPLACE, tool
-from tickets_mcp.tools.drafts import check_draft, possible_duplicates
-from tickets_mcp.tools.lifespan import progress_to, state_of
-from tickets_mcp.tools.outputs import DraftOutcome, Problem, WriteOutcome
-from tickets_mcp.tools.results import fail, ok
-from tickets_mcp.tools.views import TicketBrief, ticket_view
+
+
+@tool("tickets", READ, title="Search tickets")
+@with_filters
+async def search_tickets(
+    ctx: Context,
+    sort_by: t.SortBy = "created_at",
+    sort_by_order: t.SortOrder = "desc",
+    page: t.Page = 1,
+    items_per_page: t.ItemsPerPage = 10,
+    latest_comments: Annotated[
+        int, Field(ge=0, le=5, description="Also show each ticket's N latest comments.")
+    ] = 0,
+    **filters: Any,
+) -> Annotated[CallToolResult, TicketList]:
+    """Find tickets by text, state, access level or IAM project; returns one page as a compact table."""
+    state = caller_of(ctx)
+    budget = state.settings.token_budget
+    with progress_to(ctx):
+        result = await state.client.search_tickets(
+            **filters, sort_by=sort_by, sort_by_order=sort_by_order, page=page, items_per_page=items_per_page
+        )
+    views = [ticket_view(i) for i in result.items]
+    rendered = render_ticket_list(
+        [brief(v) for v in views], page=page, items_per_page=items_per_page, budget_tokens=budget
+    )
+    shown = views[: rendered.shown]
+    listed = [ListedTicket(**brief(v).model_dump()) for v in shown]
+    text, reads = rendered.text, None
+    if latest_comments and shown:
+        with progress_to(ctx):
+            latest, reads = await read_latest(state, shown, latest_comments, charge=charge_session(ctx))
+        howto = lambda n: tool_howto("list_comments", number=n)  # noqa: E731
+        comments, _ = render_latest(latest, budget - estimate_tokens(text), howto)
+        text += f"\nLatest comments ({reads} comment reads, counted against the session call limit):\n"
+        text += comments
+        for item, one in zip(listed, latest, strict=True):
+            item.latest = one.out
+    out = TicketList(
+        items=listed,
+        page=page,
+        items_per_page=items_per_page,
+        truncated=rendered.truncated or any(i.latest is not None and i.latest.truncated for i in listed),
+        omitted=rendered.omitted,
+        next_page=page + 1 if len(views) >= items_per_page else None,
+        comment_reads=reads,
+    )
+    return ok(text, out)
+
+
+@tool("tickets", READ, title="Count tickets")
+@with_filters
+async def count_tickets(ctx: Context, **filters: Any) -> Annotated[CallToolResult, Count]:
+    """Count tickets matching the same filters as search_tickets, without fetching them."""
+    count = await caller_of(ctx).client.count_tickets(**filters)
+    return ok(f"{count} ticket(s) match.", Count(count=count))
+
+
+@tool("tickets", READ, title="Get ticket")
+async def get_ticket(
+    ctx: Context,
+    number: Number,
+    include_comments: Annotated[
+        bool, Field(description="Also return the thread: the latest comments.")
+    ] = False,
+    page: Page = None,
+    before: Before = None,
+) -> Annotated[CallToolResult, TicketDetail]:
+    """Read one ticket; with include_comments=true also its latest comments, fenced as untrusted text."""
+    state = caller_of(ctx)
+    if not include_comments and page is None and before is None:
+        view = ticket_view(await state.client.get_ticket(number))
+        return ok(render_ticket(view, Clock.of(view.created_at)), TicketDetail(ticket=view))
+    howto = tool_howto("get_ticket", number=number, include_comments=True)
+    thread = await read_thread(state, number, Selection(page, before), howto)
+    return ok(thread.text, TicketDetail(ticket=thread.ticket, thread=thread.out))
+
+
+# -- writes ----------------------------------------------------------------------------------------
 
 Consent = ElicitationResult[Confirm]
 
@@ -100,7 +195,7 @@ async def _create_plan(
         return Plan(
             action="Create a ticket", refusal=Refusal(f"Not sent: {exc.message}", "invalid_arguments")
         )
-    state = state_of(ctx)
+    state = caller_of(ctx)
     with progress_to(ctx):
         verdict = await check_draft(state, body)
         duplicates = await possible_duplicates(state, body["summary"])
@@ -180,7 +275,7 @@ async def create_ticket(
     if refused := not_sent(ctx, plan, consent):
         return refused
     with progress_to(ctx):
-        result = await state_of(ctx).client.create_ticket(**plan.body)
+        result = await caller_of(ctx).client.create_ticket(**plan.body)
     ticket = ticket_view(result.ticket)
     note = " (found after an error: it had been created)" if result.recovered else ""
     note += (
@@ -210,7 +305,7 @@ async def create_ticket(
 async def _access_plan(
     ctx: Context, number: int, access_level: str, keystone_projects: list[str] | None
 ) -> Plan:
-    ticket = await state_of(ctx).client.get_ticket(number)
+    ticket = await caller_of(ctx).client.get_ticket(number)
     projects = keystone_projects if keystone_projects is not None else list(ticket.keystone_projects)
     action = f"Change who can see ticket {number}"
     if access_level == "project_users" and not projects:
@@ -245,7 +340,7 @@ async def update_ticket_access(
     """Change who in the account can see a ticket (all_users, account_users, or project_users with IAM projects); asks the user first."""
     if refused := not_sent(ctx, plan, consent, number=number):
         return refused
-    ticket = await state_of(ctx).client.update_ticket(number, **plan.body)
+    ticket = await caller_of(ctx).client.update_ticket(number, **plan.body)
     view = ticket_view(ticket)
     return done(
         f"Ticket #{number} access is now {view.access_level}.", plan, ticket, number=number, ticket=view
@@ -269,7 +364,7 @@ async def _close_plan(
     texts, about = outbound({"comment": comment}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action=action, **about)
-    if ticket_view(await state_of(ctx).client.get_ticket(number)).closed:
+    if ticket_view(await caller_of(ctx).client.get_ticket(number)).closed:
         why = f"ticket {number} is already closed. To continue its conversation: reopen_ticket(number={number}, body=...)."
         return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "ticket_closed"))
     body = {k: v for k, v in {"score": score, **texts}.items() if v is not None}
@@ -293,7 +388,7 @@ async def close_ticket(
     if refused := not_sent(ctx, plan, consent, number=number):
         return refused
     with progress_to(ctx):
-        ticket = await state_of(ctx).client.close_ticket(number, **plan.body)
+        ticket = await caller_of(ctx).client.close_ticket(number, **plan.body)
     view = ticket_view(ticket)
     return done(f"Closed ticket #{number}.", plan, ticket, number=number, ticket=view, vote_score=score)
 
@@ -333,7 +428,7 @@ async def reopen_ticket(
     if refused := not_sent(ctx, plan, consent, number=number):
         return refused
     with progress_to(ctx):
-        ticket = await state_of(ctx).client.reopen_ticket(
+        ticket = await caller_of(ctx).client.reopen_ticket(
             number, **{k: v for k, v in plan.body.items() if v is not None}
         )
     return done(f"Reopened ticket #{number}.", plan, ticket, number=number, ticket=ticket_view(ticket))
@@ -345,7 +440,7 @@ async def _rate_plan(ctx: Context, number: int, score: int, comment: str | None,
     texts, about = outbound({"comment": comment}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action=action, **about)
-    ticket = await state_of(ctx).client.get_ticket(number)
+    ticket = await caller_of(ctx).client.get_ticket(number)
     if ticket.is_can_be_voted is False:
         why = (
             f"already rated ({ticket.vote_score})"
@@ -375,9 +470,18 @@ async def rate_ticket(
     """Rate how useful support was in a ticket (only where the ticket allows voting); asks the user first."""
     if refused := not_sent(ctx, plan, consent, number=number):
         return refused
-    vote = await state_of(ctx).client.rate_ticket(number, **plan.body)
+    vote = await caller_of(ctx).client.rate_ticket(number, **plan.body)
     given = vote.score if vote.score is not None else score
     return done(f"Rated ticket #{number}: {given}.", plan, vote, number=number, vote_score=given)
 
 
-TOOLS = (create_ticket, update_ticket_access, close_ticket, reopen_ticket, rate_ticket)
+TOOLS = (
+    search_tickets,
+    count_tickets,
+    get_ticket,
+    create_ticket,
+    update_ticket_access,
+    close_ticket,
+    reopen_ticket,
+    rate_ticket,
+)

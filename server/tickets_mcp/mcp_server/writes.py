@@ -31,12 +31,11 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from tickets_mcp.api import TicketsApiError
-from tickets_mcp.tools.declare import subject_of
-from tickets_mcp.tools.lifespan import state_of
-from tickets_mcp.tools.outputs import WriteOutcome
-from tickets_mcp.tools.results import fail, from_api_error, ok
-from tickets_mcp.tools.safety import clean_outbound, describe_secrets, find_secrets
-from tickets_mcp.tools.views import ticket_view
+from tickets_mcp.mcp_server.declare import subject_of
+from tickets_mcp.mcp_server.outputs import WriteOutcome, ticket_view
+from tickets_mcp.mcp_server.results import fail, from_api_error, ok
+from tickets_mcp.mcp_server.safety import clean_outbound, describe_secrets, find_secrets
+from tickets_mcp.mcp_server.state import caller_of
 
 # What to do about a suspected secret. The API takes secret ids on a create, but documents no way to
 # make or list them, so the advice does not lead there.
@@ -133,7 +132,7 @@ async def message_plan(
     files = given.get("files")
     body = {"body": texts["body"], "files": [str(f) for f in files] if files else None}
     plan = Plan(action=action, body=body, **about)
-    if plan.asks and ticket_view(await state_of(ctx).client.get_ticket(number)).closed != closed:
+    if plan.asks and ticket_view(await caller_of(ctx).client.get_ticket(number)).closed != closed:
         return Plan(action=action, refusal=Refusal(f"Not sent: {refusal[0]}", refusal[1]))
     return plan
 
@@ -237,7 +236,7 @@ def not_sent(ctx: Context, plan: Plan, consent: ElicitationResult[Any], **ids: i
                 sent=False,
                 **ids,
             )
-        if not state_of(ctx).settings.require_consent:
+        if not caller_of(ctx).settings.require_consent:
             return None
         return fail(
             f"Not sent: {plan.action.lower()} needs the user's consent, this server runs with "

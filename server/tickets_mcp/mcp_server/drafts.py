@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tickets_mcp.api.models import CategoryField
-from tickets_mcp.tools.lifespan import UserState
-from tickets_mcp.tools.outputs import Problem
-from tickets_mcp.tools.results import shown
-from tickets_mcp.tools.views import TicketBrief, brief, ticket_view
+from tickets_mcp.mcp_server.outputs import Problem, TicketBrief, brief, ticket_view
+from tickets_mcp.mcp_server.results import shown
+from tickets_mcp.mcp_server.state import Caller
 
 _WORD = re.compile(r"\w{3,}", re.UNICODE)
 DUPLICATE_SIMILARITY = 0.5
@@ -45,7 +44,7 @@ class Draft:
         )
 
 
-async def _product_keys(state: UserState, wanted: Sequence[str]) -> set[str]:
+async def _product_keys(state: Caller, wanted: Sequence[str]) -> set[str]:
     """Top-level product keys, plus the sub-products of each until every wanted key is found."""
     top = await state.catalog.products()
     keys = {p.key for p in top}
@@ -72,7 +71,7 @@ def _field_values(draft: Draft, i: int, spec: CategoryField, values: list[str]) 
 
 
 async def _check_fields(
-    state: UserState, draft: Draft, categories: Sequence[str], given: Sequence[Mapping[str, Any]]
+    state: Caller, draft: Draft, categories: Sequence[str], given: Sequence[Mapping[str, Any]]
 ) -> None:
     fields: dict[str, CategoryField] = {}
     for category in categories:
@@ -118,7 +117,7 @@ async def _check_fields(
         )
 
 
-async def check_draft(state: UserState, draft_: Mapping[str, Any]) -> Draft:
+async def check_draft(state: Caller, draft_: Mapping[str, Any]) -> Draft:
     """The verdict on a draft (its problems empty when the API will accept it)."""
     draft = Draft()
     active = {c.key for c in await state.catalog.categories()}
@@ -145,7 +144,7 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)}
 
 
-async def possible_duplicates(state: UserState, summary: str) -> list[TicketBrief]:
+async def possible_duplicates(state: Caller, summary: str) -> list[TicketBrief]:
     """Open tickets whose summary shares most words with this one (Jaccard ≥ 0.5)."""
     words = _words(summary)
     if not words:

@@ -32,33 +32,32 @@ from mcp.types import (
 )
 
 from tickets_mcp.api import NotFound, TicketsApiError
-from tickets_mcp.tools.lifespan import UserState, scope_of, state_of
-from tickets_mcp.tools.reading import read_thread, resource_howto
-from tickets_mcp.tools.render import (
+from tickets_mcp.mcp_server.markdown import (
     render_categories,
     render_category_fields,
     render_products,
 )
-from tickets_mcp.tools.safety import one_line
-from tickets_mcp.tools.sdk import add_request_handler
-from tickets_mcp.tools.threads import Selection
-from tickets_mcp.tools.views import field_view, named
-from tickets_mcp.tools.watch import install_subscriptions
+from tickets_mcp.mcp_server.outputs import field_view, named
+from tickets_mcp.mcp_server.safety import one_line
+from tickets_mcp.mcp_server.sdk import add_request_handler
+from tickets_mcp.mcp_server.state import Caller, caller_of
+from tickets_mcp.mcp_server.subscriptions import install_subscriptions
+from tickets_mcp.mcp_server.threads import Selection, read_thread, resource_howto
 
 MARKDOWN = "text/markdown"
 OPEN_TICKETS_LISTED = 50
 COMPLETION_LIMIT = 100
 
 
-async def _categories_md(state: UserState) -> str:
+async def _categories_md(state: Caller) -> str:
     return render_categories([named(c, state.settings.language) for c in await state.catalog.categories()])
 
 
-async def products_markdown(state: UserState, parent: str | None = None) -> str:
+async def products_markdown(state: Caller, parent: str | None = None) -> str:
     return render_products([named(p, state.settings.language) for p in await state.catalog.products(parent)])
 
 
-async def fields_markdown(state: UserState, key: str) -> str:
+async def fields_markdown(state: Caller, key: str) -> str:
     fields = [field_view(f, state.settings.language) for f in await state.catalog.fields(key)]
     return render_category_fields(key, fields)
 
@@ -69,7 +68,7 @@ class StaticResource:
     name: str
     title: str
     description: str
-    read: Callable[[UserState], Awaitable[str]]
+    read: Callable[[Caller], Awaitable[str]]
 
 
 STATIC_RESOURCES = {
@@ -93,14 +92,14 @@ STATIC_RESOURCES = {
 }
 
 
-async def read_static(uri: str, state: UserState) -> str | None:
+async def read_static(uri: str, state: Caller) -> str | None:
     resource = STATIC_RESOURCES.get(uri)
     if resource is None:
         return None
     return await _guard(uri, resource.read(state))
 
 
-async def list_resources(state: UserState) -> list[Resource]:
+async def list_resources(state: Caller) -> list[Resource]:
     """The static catalog resources and the user's open tickets (bounded)."""
     listed = [
         Resource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=MARKDOWN)
@@ -134,24 +133,24 @@ async def _guard(uri: str, pending: Awaitable[str]) -> str:
         raise ResourceError(f"Could not read {uri}: {exc.message}") from exc
 
 
-async def thread_markdown(state: UserState, number: int, selection: Selection) -> str:
+async def thread_markdown(state: Caller, number: int, selection: Selection) -> str:
     return (await read_thread(state, number, selection, resource_howto(number))).text
 
 
-async def _ticket_numbers(state: UserState, prefix: str) -> list[str]:
+async def _ticket_numbers(state: Caller, prefix: str) -> list[str]:
     page = await state.client.search_tickets(items_per_page=COMPLETION_LIMIT, sort_by="updated_at")
     return [str(i.number) for i in page.items if str(i.number).startswith(prefix)]
 
 
-async def _category_keys(state: UserState, prefix: str) -> list[str]:
+async def _category_keys(state: Caller, prefix: str) -> list[str]:
     return [c.key for c in await state.catalog.categories() if c.key.startswith(prefix)]
 
 
-async def _product_keys(state: UserState, prefix: str) -> list[str]:
+async def _product_keys(state: Caller, prefix: str) -> list[str]:
     return [p.key for p in await state.catalog.products() if p.key.startswith(prefix)]
 
 
-COMPLETERS: dict[str, Callable[[UserState, str], Awaitable[list[str]]]] = {
+COMPLETERS: dict[str, Callable[[Caller, str], Awaitable[list[str]]]] = {
     "number": _ticket_numbers,
     "key": _category_keys,
     "category": _category_keys,
@@ -175,7 +174,7 @@ def register_resources(mcp: MCPServer[Any]) -> None:
                 f"tickets://{number}: the ticket number, page and before must be positive integers"
             )
         selection = Selection(page=int(page) if page else None, before=int(before) if before else None)
-        return await _guard(f"tickets://{number}", thread_markdown(state_of(ctx), int(number), selection))
+        return await _guard(f"tickets://{number}", thread_markdown(caller_of(ctx), int(number), selection))
 
     @mcp.resource(
         "catalog://categories/{key}/fields",
@@ -185,14 +184,14 @@ def register_resources(mcp: MCPServer[Any]) -> None:
         mime_type=MARKDOWN,
     )
     async def category_fields(key: str, ctx: Context) -> str:
-        return await _guard(f"catalog://categories/{key}/fields", fields_markdown(state_of(ctx), key))
+        return await _guard(f"catalog://categories/{key}/fields", fields_markdown(caller_of(ctx), key))
 
     @mcp.resource(
         "catalog://products/{parent}", name="sub-products", title="Sub-products", mime_type=MARKDOWN
     )
     async def sub_products(parent: str, ctx: Context) -> str:
         """Sub-products of a product."""
-        return await _guard(f"catalog://products/{parent}", products_markdown(state_of(ctx), parent))
+        return await _guard(f"catalog://products/{parent}", products_markdown(caller_of(ctx), parent))
 
     async def complete(ctx: ServerRequestContext[Any], params: CompleteRequestParams) -> CompleteResult:
         ref = params.ref
@@ -200,7 +199,7 @@ def register_resources(mcp: MCPServer[Any]) -> None:
         if completer is None or not isinstance(ref, PromptReference | ResourceTemplateReference):
             return CompleteResult(completion=Completion(values=[]))
         try:
-            values = await completer(scope_of(ctx), params.argument.value)
+            values = await completer(caller_of(ctx), params.argument.value)
         except TicketsApiError:
             values = []
         return CompleteResult(

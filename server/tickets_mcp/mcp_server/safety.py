@@ -36,7 +36,7 @@ characters that did not survive as themselves (a removed character counts 1, a r
 counts 1, a ``\\r\\n`` pair that became ``\\n`` counts 1).
 
 :func:`find_secrets` spots credentials pasted into outbound text and :func:`describe_secrets` names them
-without echoing a value (the shapes are listed in ``tickets_mcp.tools.secrets``). Keeping secrets out of
+without echoing a value (the shapes are listed in ``tickets_mcp.mcp_server.secrets``). Keeping secrets out of
 logs is ``tickets_mcp.logs``.
 """
 
@@ -46,7 +46,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from tickets_mcp.tools.secrets import SecretFinding, describe_secrets, find_secrets
+from tickets_mcp.mcp_server.secrets import SecretFinding, describe_secrets, find_secrets
 
 __all__ = [
     "Cleaned",

@@ -9,8 +9,21 @@ from mcp.types import CallToolResult
 
 from tickets_mcp.api import types as t
 from tickets_mcp.api.operations import LegacySearch, NewLegacyTicket
-from tickets_mcp.tools.arguments import AllowSecrets, Number, OneProject, with_fields
-from tickets_mcp.tools.consent import (
+from tickets_mcp.mcp_server.arguments import AllowSecrets, Number, OneProject, with_fields
+from tickets_mcp.mcp_server.declare import ADD, READ, REPLACE, tool
+from tickets_mcp.mcp_server.markdown import Clock, render_categories, render_ticket, render_ticket_list
+from tickets_mcp.mcp_server.outputs import (
+    CatalogList,
+    LegacyTicketList,
+    TicketDetail,
+    WriteOutcome,
+    brief,
+    named,
+    ticket_view,
+)
+from tickets_mcp.mcp_server.results import ok
+from tickets_mcp.mcp_server.state import caller_of, progress_to
+from tickets_mcp.mcp_server.writes import (
     Confirm,
     Plan,
     Refusal,
@@ -20,18 +33,12 @@ from tickets_mcp.tools.consent import (
     outbound,
     planner,
 )
-from tickets_mcp.tools.declare import ADD, READ, REPLACE, tool
-from tickets_mcp.tools.lifespan import progress_to, state_of
-from tickets_mcp.tools.outputs import CatalogList, LegacyTicketList, TicketDetail, WriteOutcome
-from tickets_mcp.tools.render import Clock, render_categories, render_ticket, render_ticket_list
-from tickets_mcp.tools.results import ok
-from tickets_mcp.tools.views import brief, named, ticket_view
 
 
 @tool("legacy", READ, title="List topics (deprecated)")
 async def list_topics(ctx: Context) -> Annotated[CallToolResult, CatalogList]:
     """Deprecated: list v1 ticket topics (topic_key for create_ticket_legacy); prefer list_categories."""
-    state = state_of(ctx)
+    state = caller_of(ctx)
     topics = [named(topic, state.settings.language) for topic in await state.client.list_topics()]
     return ok(render_categories(topics, what="topics"), CatalogList(items=topics))
 
@@ -69,7 +76,7 @@ async def create_ticket_legacy(
     if refused := not_sent(ctx, plan, consent):
         return refused
     with progress_to(ctx):
-        ticket = await state_of(ctx).client.create_ticket_legacy(**{**body, **plan.body})
+        ticket = await caller_of(ctx).client.create_ticket_legacy(**{**body, **plan.body})
     view = ticket_view(ticket)
     return done(f"Created ticket #{view.number} (v1).", plan, ticket, number=view.number, ticket=view)
 
@@ -91,7 +98,7 @@ async def create_ticket_legacy(
 )
 async def list_tickets_legacy(ctx: Context, **query: Any) -> Annotated[CallToolResult, LegacyTicketList]:
     """Deprecated: list tickets through the v1 API (with page counts); prefer search_tickets."""
-    state = state_of(ctx)
+    state = caller_of(ctx)
     page, items_per_page = query.get("page") or 1, query.get("items_per_page") or 10
     result = await state.client.list_tickets_legacy(**query)
     items = [brief(ticket_view(i)) for i in result.items]
@@ -114,7 +121,7 @@ async def list_tickets_legacy(ctx: Context, **query: Any) -> Annotated[CallToolR
 @tool("legacy", READ, title="Get ticket (deprecated)")
 async def get_ticket_legacy(ctx: Context, number: Number) -> Annotated[CallToolResult, TicketDetail]:
     """Deprecated: read a ticket through the v1 API; prefer get_ticket."""
-    view = ticket_view(await state_of(ctx).client.get_ticket_legacy(number))
+    view = ticket_view(await caller_of(ctx).client.get_ticket_legacy(number))
     return ok(render_ticket(view, Clock.of(view.created_at)), TicketDetail(ticket=view))
 
 
@@ -128,7 +135,7 @@ async def _update_plan(
             action=action,
             refusal=Refusal("Not sent: give access_level, keystone_projects or both.", "invalid_arguments"),
         )
-    ticket = await state_of(ctx).client.get_ticket_legacy(number)
+    ticket = await caller_of(ctx).client.get_ticket_legacy(number)
     level = access_level or ticket.access_level
     projects = keystone_projects if keystone_projects is not None else list(ticket.keystone_projects)
     if level == ticket.access_level and sorted(projects) == sorted(ticket.keystone_projects):
@@ -164,7 +171,7 @@ async def update_ticket_legacy(
     """Deprecated: change a ticket's access level through the v1 API; asks the user first. Prefer update_ticket_access."""
     if refused := not_sent(ctx, plan, consent, number=number):
         return refused
-    ticket = await state_of(ctx).client.update_ticket_legacy(number, **plan.body)
+    ticket = await caller_of(ctx).client.update_ticket_legacy(number, **plan.body)
     view = ticket_view(ticket)
     text = f"Ticket #{number} updated (v1): access {view.access_level}."
     return done(text, plan, ticket, number=number, ticket=view)

@@ -1,0 +1,346 @@
+"""What the server holds while it runs, and how a handler reaches its caller's part of it.
+
+- `ServerState` (the lifespan's value): the settings, the `SharedState` (in this process, or in the Redis
+  replicas share), the per-session call limit, the thread watcher, and the callers.
+- `Caller`: what the handlers of one caller use: the API client and catalog cache of its credential, and
+  its **identity** (the credential's hash, ``auth.identity``), which keys everything kept per caller. With
+  the server's own credential there is one caller; with per-request credentials (``--credentials
+  per-request``) each credential gets its own from a bounded `CallerPool`.
+- `caller_of(ctx)` gives a handler or a middleware its caller; `session_key(ctx)` what the call limit
+  counts per.
+
+The API client is made on first use: a server answers `initialize` without loading the client's models
+or building a TLS context (cold start is measured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+
+import anyio
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from tickets_mcp.api import reporting_progress
+from tickets_mcp.api.dedup import Dedup, MemoryDedup
+from tickets_mcp.api.errors import SharedStateUnavailable
+from tickets_mcp.api.windows import MemoryWindows, RateWindows
+from tickets_mcp.mcp_server.callers import request_auth
+from tickets_mcp.mcp_server.sdk import connection_of
+from tickets_mcp.mcp_server.subscriptions import Exchange, IdentityBus, LocalExchange, ThreadWatcher
+from tickets_mcp.runtime import build_client
+from tickets_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from tickets_mcp.api import IamToken, StaticToken, TicketsClient
+    from tickets_mcp.api.models import Category, CategoryField, Product
+
+POOL_SIZE = 256
+IDLE_SECONDS = 900.0
+SERVER_IDENTITY = "server"  # the identity of the server's own credential
+
+
+@dataclass(frozen=True)
+class SharedState:
+    """What the server's replicas must agree on: the API clients' rate windows and write dedup, the
+    per-session call limits, and who polls which watched thread. In this process by default;
+    `in_redis` keeps it in the Redis every replica uses (`redis_state.py`)."""
+
+    windows: RateWindows = field(default_factory=MemoryWindows)
+    dedup: Dedup = field(default_factory=MemoryDedup)
+    limits: RateWindows = field(default_factory=MemoryWindows)
+    watches: Exchange = field(default_factory=LocalExchange)
+    close: Callable[[], Awaitable[None]] | None = None
+
+    @classmethod
+    def in_redis(cls, url: str, *, slot_lease: float = 300.0, poll_interval: float = 60.0) -> SharedState:
+        """The same state in the Redis at ``url``; the ``redis`` package is imported only here. ``slot_lease``:
+        the longest a send may hold a pacing slot (a crashed replica's slot is freed then)."""
+        from tickets_mcp.redis_state import RedisDedup, RedisExchange, RedisLink, RedisWindows
+
+        link = RedisLink(url)
+        return cls(
+            windows=RedisWindows(link, lease=slot_lease),
+            dedup=RedisDedup(link),
+            limits=RedisWindows(link, lease=slot_lease, hold_after_loss=False),
+            watches=RedisExchange(link, poll_interval),
+            close=link.aclose,
+        )
+
+    @classmethod
+    def of(cls, settings: Settings) -> SharedState:
+        """In this process, or with ``TICKETS_MCP_REDIS_URL`` in Redis. A send holds its pacing slot at most
+        as long as its timeouts allow, with a margin."""
+        if settings.redis_url is None:
+            return cls()
+        lease = max(300.0, 2 * (settings.connect_timeout + settings.read_timeout))
+        return cls.in_redis(
+            settings.redis_url.get_secret_value(), slot_lease=lease, poll_interval=settings.poll_interval
+        )
+
+    async def aclose(self) -> None:
+        if self.close is not None:
+            await self.close()
+
+
+class CatalogCache:
+    """Categories, category fields and products, cached with a TTL (they change rarely)."""
+
+    def __init__(self, client: Callable[[], TicketsClient], ttl: float) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = anyio.Lock()
+
+    async def _get(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        hit = self._entries.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+            return hit[1]
+        async with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self._ttl:
+                return hit[1]
+            value = await load()
+            self._entries[key] = (time.monotonic(), value)
+            return value
+
+    async def categories(self, active_only: bool = True, **sort: Any) -> list[Category]:
+        """The categories a ticket can be created in (the active ones), or all of them."""
+        client = self._client()
+        key = ("categories", active_only, *sorted(sort.items()))
+        result: list[Category] = await self._get(
+            key, lambda: client.list_categories(is_only_active=active_only, **sort)
+        )
+        return result
+
+    async def fields(self, category: str) -> list[CategoryField]:
+        result: list[CategoryField] = await self._get(
+            ("fields", category), lambda: self._client().get_category_fields(category)
+        )
+        return result
+
+    async def products(self, parent: str | None = None, **sort: Any) -> list[Product]:
+        client = self._client()
+        key = ("products", parent, *sorted(sort.items()))
+        result: list[Product] = await self._get(key, lambda: client.list_products(parent=parent, **sort))
+        return result
+
+
+class CallLimit:
+    """At most ``limit`` tool calls (and the API reads they fan out to) per session per window;
+    0 turns it off. A looping agent is stopped here before it burns the account's API quota."""
+
+    def __init__(self, windows: RateWindows, limit: int, window: float) -> None:
+        self.windows = windows
+        self.limit = limit
+        self.window = window
+
+    async def check(self, session: Hashable) -> float | None:
+        """Count one call; None if allowed, else the seconds until the next one is."""
+        if self.limit <= 0:
+            return None
+        key = f"calls:{session}"
+        try:
+            slot, wait = await self.windows.acquire(key, self.limit, self.window)
+        except SharedStateUnavailable:  # the replicas' Redis is down (logged once): fail open, reads go on
+            return None
+        if slot is None:
+            return wait
+        await self.windows.release(key, slot)
+        return None
+
+
+class Caller:
+    """What the handlers of one caller use: the server's settings, call limit and watcher, and the API
+    client and catalog cache of the caller's credential. ``identity`` names the credential without
+    revealing it."""
+
+    def __init__(
+        self, server: ServerState, identity: str, client: Callable[[], TicketsClient], catalog: CatalogCache
+    ) -> None:
+        self.settings = server.settings
+        self.calls = server.calls
+        self.watcher = server.watcher
+        self.identity = identity
+        self.catalog = catalog
+        self._client = client
+        self.used = time.monotonic()
+
+    @property
+    def client(self) -> TicketsClient:
+        return self._client()
+
+
+class Entry(Protocol):
+    used: float
+
+    @property
+    def client(self) -> Any: ...
+
+
+E = TypeVar("E", bound=Entry)
+
+
+class CallerPool(Generic[E]):
+    """Entries (a client and its caches) per credential hash; bounded, least recently used first out:
+    at most ``size``, and any unused for ``idle`` seconds is closed too. Two users' calls never share a
+    client, a catalog entry or a dedup entry (dedup keys carry the identity)."""
+
+    def __init__(
+        self,
+        make: Callable[[StaticToken | IamToken], E],
+        *,
+        size: int = POOL_SIZE,
+        idle: float = IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._make = make
+        self._size = size
+        self._idle = idle
+        self._clock = clock
+        self._entries: OrderedDict[str, E] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, auth: StaticToken | IamToken) -> E:
+        now = self._clock()
+        entry = self._entries.get(auth.identity)
+        if entry is None:
+            entry = self._entries[auth.identity] = self._make(auth)
+        self._entries.move_to_end(auth.identity)
+        entry.used = now
+        self._evict(now)
+        return entry
+
+    def peek(self, identity: str) -> E:
+        """The entry of ``identity`` (as if used now); `KeyError` when it is no longer held."""
+        entry = self._entries[identity]
+        self._entries.move_to_end(identity)
+        entry.used = self._clock()
+        return entry
+
+    def _evict(self, now: float) -> None:
+        while self._entries:
+            identity, oldest = next(iter(self._entries.items()))
+            if len(self._entries) <= self._size and now - oldest.used < self._idle:
+                return
+            del self._entries[identity]
+            self._close_later(oldest)
+
+    def _close_later(self, entry: E) -> None:
+        task = asyncio.get_running_loop().create_task(entry.client.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        entries, self._entries = list(self._entries.values()), OrderedDict()
+        for entry in entries:
+            await entry.client.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class ServerState:
+    """What the server's lifespan holds; `caller_of` gives a request its caller's `Caller`."""
+
+    def __init__(self, settings: Settings, bus: IdentityBus) -> None:
+        self.settings = settings
+        # Its keys carry the identity or the account. With TICKETS_MCP_REDIS_URL it lives in the Redis the
+        # replicas share, and so do the session limits; else each has its own in this process.
+        self.shared = SharedState.of(settings)
+        self.calls = CallLimit(self.shared.limits, settings.calls_per_minute, settings.rate_window)
+        self.watcher = ThreadWatcher(self._mark, settings.poll_interval, bus, self.shared.watches)
+        self._client: TicketsClient | None = None
+        catalog = CatalogCache(self._own_client, settings.catalog_ttl)
+        self.own = Caller(self, SERVER_IDENTITY, self._own_client, catalog)
+        self.pool: CallerPool[Caller] | None = (
+            CallerPool(self._caller) if settings.credentials == "per-request" else None
+        )
+
+    def _own_client(self) -> TicketsClient:
+        if self._client is None:
+            self._client = build_client(self.settings, self.shared.windows, self.shared.dedup)
+        return self._client
+
+    def _caller(self, auth: StaticToken | IamToken) -> Caller:
+        """A per-request caller: its own client and catalog cache."""
+        client = build_client(self.settings, self.shared.windows, self.shared.dedup, auth)
+        return Caller(
+            self, auth.identity, lambda: client, CatalogCache(lambda: client, self.settings.catalog_ttl)
+        )
+
+    @property
+    def client(self) -> TicketsClient:
+        return self._own_client()
+
+    def caller(self, ctx: ServerRequestContext[Any]) -> Caller:
+        """The server's own caller, or the one this request's headers carry."""
+        if self.pool is None:
+            return self.own
+        request = getattr(ctx, "request", None)
+        headers = getattr(request, "headers", None)  # the HTTP request's (None on stdio)
+        return self.pool.get(request_auth(headers or {}))
+
+    async def _mark(self, identity: str, number: int) -> tuple[object, object, object]:
+        """What the watcher compares between polls: the ticket's update time, unread count and status, read
+        with the subscriber's credential (`KeyError` when a per-request credential is no longer held)."""
+        caller = self.own if self.pool is None else self.pool.peek(identity)
+        ticket = await caller.client.get_ticket(number)
+        return (ticket.updated_at, ticket.unread_comments_count, ticket.status)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        if self.pool is not None:
+            await self.pool.aclose()
+        await self.shared.aclose()
+
+
+def caller_of(ctx: Context | ServerRequestContext[Any]) -> Caller:
+    """The caller of this request (a handler's `Context` or a middleware's request context)."""
+    request = ctx.request_context if isinstance(ctx, Context) else ctx
+    server = cast(ServerState, request.lifespan_context)  # what `build_server`'s lifespan yields
+    return server.caller(request)
+
+
+def session_key(ctx: ServerRequestContext[Any]) -> Hashable:
+    """What the per-session call limit counts per: a session of one caller.
+
+    A 2025-11-25 session is one connection. A 2026-07-28 request has no session (each request is
+    its own connection), so calls are counted per client program, named in the request's `_meta`:
+    a guard against a looping agent, not against a client that lies about its name.
+    """
+    identity = caller_of(ctx).identity
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        info = (ctx.meta or {}).get("io.modelcontextprotocol/clientInfo") or {}
+        if isinstance(info, dict):
+            return (identity, "client", str(info.get("name")), str(info.get("version")))
+        return (identity, "client", str(info))
+    return (identity, "session", connection_of(ctx))
+
+
+def charge_session(ctx: Context) -> Callable[[], Awaitable[float | None]]:
+    """Count one more API read against this session's call limit; the wait in seconds when it is reached."""
+    caller = caller_of(ctx)
+    session = session_key(ctx.request_context)
+    return lambda: caller.calls.check(session)
+
+
+@contextmanager
+def progress_to(ctx: Context) -> Iterator[None]:
+    """Forward the client's backoff, pacing and paging waits as MCP progress notifications."""
+
+    async def report(progress: float, total: float | None, message: str) -> None:
+        await ctx.report_progress(progress, total, message)
+
+    with reporting_progress(report):
+        yield

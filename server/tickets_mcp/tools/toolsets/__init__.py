@@ -1,1 +1,0 @@
-"""The toolsets: one module each, exporting its tools as the value `TOOLS`."""
