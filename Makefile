@@ -11,11 +11,25 @@ BUNDLE_DIR := build/bundle
 
 .PHONY: demo test lint bench bundle clean sandbox node-tools
 
-$(STAMP): pyproject.toml
+CONSTRAINTS := devtools/constraints.txt
+
+# The package (editable, with its extras) and the dev dependency group, at the pinned versions.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[redis,otel]' --group dev
 	touch $(STAMP)
+
+# Re-resolve the dev environment at the newest allowed versions and pin them again.
+.PHONY: constraints
+constraints:
+	rm -rf $(VENV)/constraints-venv
+	$(PY) -m venv $(VENV)/constraints-venv
+	$(VENV)/constraints-venv/bin/python -m pip install -q --upgrade 'pip>=25.1'
+	$(VENV)/constraints-venv/bin/python -m pip install -q -e '.[redis,otel]' --group dev
+	(echo "# Exact versions for the development environment (make uses them; \`make constraints\` refreshes them)."; \
+	 $(VENV)/constraints-venv/bin/python -m pip freeze --exclude-editable | grep -v '^tickets-mcp') > $(CONSTRAINTS)
+	rm -rf $(VENV)/constraints-venv
 
 $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -26,7 +40,7 @@ node-tools: $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP) lint
 	$(BIN)/python -m pytest
 
-# Issue 6: the full fault matrix (1,000 calls) and the full fuzz (10,000 calls); make test runs small ones.
+# The full fault matrix (1,000 calls) and the full fuzz (10,000 calls); make test runs small ones.
 .PHONY: soak fuzz
 soak: $(STAMP)
 	TICKETS_MCP_SOAK_CALLS=1000 $(BIN)/python -m pytest -s -m slow tests/reliability/test_fault_matrix.py
@@ -37,6 +51,7 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check server tests bench
 	$(BIN)/ruff format --check server tests bench
+	$(BIN)/mypy
 
 demo: $(STAMP)
 	$(BIN)/tickets-mcp demo
@@ -53,7 +68,7 @@ bundle: $(STAMP) $(NODE_STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Issue 12: three replicas sharing Redis under 30 agents, a replica killed, Redis restarted, 10,000 sessions.
+# Three replicas sharing Redis under 30 agents, a replica killed, Redis restarted, 10,000 sessions.
 .PHONY: cluster-bench
 cluster-bench: $(STAMP)
 	$(BIN)/python bench/cluster.py

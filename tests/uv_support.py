@@ -16,7 +16,7 @@ from pathlib import Path
 
 from uv import find_uv_bin
 
-UV = Path(find_uv_bin())  # a dev dependency (pyproject.toml [dev]); `make test` installs it
+UV = Path(find_uv_bin())  # a dev dependency (pyproject.toml, dependency group "dev"); `make test` installs it
 _RANK = {"global": 1, "install": 2, ":env:": 3}  # pip's precedence: PIP_* over [install] over [global]
 
 
