@@ -1,16 +1,30 @@
 """Every write is planned before anything is asked or sent, and sends exactly what the user saw.
 
-A write tool takes two resolved parameters (the SDK's `Resolve`, run before the tool body):
+A write tool is declared once, by its planner (`write`):
 
-- ``plan``: a `Plan`, built by the tool's planner from its arguments and, where it matters, a read
-  of the ticket or comment: the exact JSON body, the outbound texts cleaned (`safety.clean_outbound`)
-  and scanned for secrets, and a `Refusal` when the request cannot succeed (a closed ticket to close,
-  a ticket that cannot be rated, a score with nothing to score...). A refusal asks nothing and sends
-  nothing; it says why and what to do instead.
+```python
+@write("comments", ADD, title="Add comment")
+async def add_comment(ctx: Context, number: Number, body: Body, files: Files = None) -> Plan:
+    "Post a comment to an open ticket."   # the description the model sees
+    plan = await message_plan(...)        # the exact body, its texts cleaned and scanned
+    return plan.then(
+        lambda client, body: client.add_comment(number, **body),          # how it is sent
+        lambda comment: (f"Comment {comment.id} added.", {"number": number}),  # what the result says
+    )
+```
+
+The planner's parameters are the tool's. It returns a `Plan`: the exact JSON body, the outbound texts
+cleaned (`safety.clean_outbound`) and scanned for secrets, and a `Refusal` when the request cannot
+succeed (a closed ticket to close, a ticket that cannot be rated...). A refusal asks nothing and sends
+nothing; it says why and what to do instead. `write` builds the rest, the same for every write:
+
+- the planner runs as an SDK resolver (`Resolve`, before the tool body), so the consent question is
+  built from the same plan the body then sends (the SDK runs one planner per call);
 - ``consent``: the user's answer to a question showing that exact body. It is asked when the tool
   always asks (close, access, votes), or when an outbound text looks like it holds a secret and the
-  call did not pass ``allow_secrets=true``. The question is built from the same plan the body then
-  sends (the SDK runs one planner per call), so what is sent is what was shown.
+  call did not pass ``allow_secrets=true``;
+- the body: nothing sent on a refusal, a decline or a missing consent (`not_sent`); otherwise the
+  plan is sent with the API's progress forwarded, and the result says what was done (`done`).
 
 The era-portable way of `mcp` 2.3: a resolver returning `Elicit(...)`; on 2025-11-25 it travels as a
 live `elicitation/create`, on 2026-07-28 as an input-required round trip. A client that cannot elicit:
@@ -21,21 +35,23 @@ a consent tool proceeds unless ``--require-consent``; a text with a secret is re
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
-from tickets_mcp.api import TicketsApiError
-from tickets_mcp.mcp_server.declare import subject_of
+from tickets_mcp.api import TicketsApiError, TicketsClient
+from tickets_mcp.mcp_server.declare import Kind, ToolSpec, subject_of
 from tickets_mcp.mcp_server.outputs import WriteOutcome, ticket_view
 from tickets_mcp.mcp_server.results import fail, from_api_error, ok
 from tickets_mcp.mcp_server.safety import clean_outbound, describe_secrets, find_secrets
-from tickets_mcp.mcp_server.state import caller_of
+from tickets_mcp.mcp_server.state import caller_of, progress_to
+from tickets_mcp.settings import Toolset
 
 # What to do about a suspected secret. The API takes secret ids on a create, but documents no way to
 # make or list them, so the advice does not lead there.
@@ -59,6 +75,10 @@ class Refusal:
     code: str
 
 
+Send = Callable[[TicketsClient, dict[str, Any]], Awaitable[Any]]  # (client, the body without nulls)
+Report = Callable[[Any], tuple[str, dict[str, Any]]]  # the API's answer -> the text, the result's fields
+
+
 @dataclass(frozen=True)
 class Plan:
     """One write, decided before anything is asked or sent."""
@@ -70,12 +90,33 @@ class Plan:
     cleaned: dict[str, int] = field(default_factory=dict)  # characters removed per text field
     secrets: str | None = None  # which secrets were found where, never their values
     allow_secrets: bool = False
+    send: Send | None = None
+    report: Report | None = None
 
     @property
     def asks(self) -> bool:
         return self.refusal is None and (
             self.always_ask or (self.secrets is not None and not self.allow_secrets)
         )
+
+    def then(self, send: Send, report: Report) -> Plan:
+        """This plan with how it is sent and what its result says (a refusal stays as it is)."""
+        return self if self.refusal is not None else replace(self, send=send, report=report)
+
+    def preview(self) -> CallToolResult | None:
+        """The result to give instead of sending (a dry run's verdict), or None to go on."""
+        return None
+
+    def finished(self, answer: Any) -> CallToolResult:
+        """The result of the write once the API has answered."""
+        assert self.report is not None, f"{self.action}: the planner did not say what its result is"
+        text, fields = self.report(answer)
+        return done(text, self, answer, **fields)
+
+
+def refused(action: str, why: str, code: str) -> Plan:
+    """A plan that sends nothing: ``why`` (and what to do instead), with its error code."""
+    return Plan(action=action, refusal=Refusal(f"Not sent: {why}", code))
 
 
 @dataclass(frozen=True)
@@ -133,7 +174,7 @@ async def message_plan(
     body = {"body": texts["body"], "files": [str(f) for f in files] if files else None}
     plan = Plan(action=action, body=body, **about)
     if plan.asks and ticket_view(await caller_of(ctx).client.get_ticket(number)).closed != closed:
-        return Plan(action=action, refusal=Refusal(f"Not sent: {refusal[0]}", refusal[1]))
+        return refused(action, *refusal)
     return plan
 
 
@@ -141,6 +182,32 @@ def vote_plan(action: str, score: int, texts: dict[str, str], about: dict[str, A
     """The plan of a vote (on a ticket or a comment) that may be asked about and sent."""
     body = {k: v for k, v in {"score": score, **texts}.items() if v is not None}
     return Plan(action=action, body=body, always_ask=True, **about)
+
+
+async def access_plan(
+    ctx: Context, number: int, access_level: str | None, keystone_projects: list[str] | None, *, v1: bool
+) -> Plan:
+    """The plan of a change of who can see a ticket, through the v2 API (which takes both fields) or
+    the deprecated v1 one (which takes what is given). A field not given keeps the ticket's value."""
+    action = f"Change who can see ticket {number}" + (" (v1 API)" if v1 else "")
+    if access_level is None and keystone_projects is None:
+        return refused(action, "give access_level, keystone_projects or both.", "invalid_arguments")
+    client = caller_of(ctx).client
+    ticket = await (client.get_ticket_legacy(number) if v1 else client.get_ticket(number))
+    level = access_level or ticket.access_level
+    projects = keystone_projects if keystone_projects is not None else list(ticket.keystone_projects)
+    if level == "project_users" and not projects:
+        why = "access_level project_users needs keystone_projects, and the ticket has none: pass the IAM project ids."
+        return refused(action, why, "invalid_arguments")
+    if level == ticket.access_level and sorted(projects) == sorted(ticket.keystone_projects):
+        return refused(action, f"ticket {number} already has this access; nothing would change.", "no_change")
+    given = {"access_level": access_level, "keystone_projects": keystone_projects}
+    body = (
+        {k: v for k, v in given.items() if v is not None}
+        if v1
+        else {"access_level": level, "keystone_projects": projects}
+    )
+    return Plan(action=action, body=body, always_ask=True)
 
 
 def masked(value: Any) -> Any:
@@ -165,31 +232,84 @@ def question(plan: Plan) -> str:
     return text
 
 
-P = TypeVar("P", bound=Plan)
+# Arguments that identify what a write is about, repeated in its result.
+IDS = ("number", "comment_id")
+Planner = Callable[..., Awaitable[Plan]]
 
 
-def planner(action: str) -> Callable[[Callable[..., Awaitable[P]]], Callable[..., Awaitable[P | Plan]]]:
-    """A tool's planner, whose reads may fail: a Tickets API error becomes a refusal naming its subject
-    (an error raised in a resolver would reach the client as an internal error)."""
+def write(
+    toolset: Toolset, kind: Kind, *, title: str, consent: bool = False, out: type[BaseModel] = WriteOutcome
+) -> Callable[[Planner], ToolSpec]:
+    """Declare a write tool by its planner (see the module docstring): the planner's parameters are the
+    tool's, its docstring the description; ``consent`` says the tool always asks the user first."""
 
-    def wrap(fn: Callable[..., Awaitable[P]]) -> Callable[..., Awaitable[P | Plan]]:
-        @functools.wraps(fn)
-        async def plan(**arguments: Any) -> P | Plan:
-            try:
-                return await fn(**arguments)
-            except TicketsApiError as exc:
-                error = from_api_error(exc, subject=subject_of(arguments))
-                text = (
-                    error.content[0].text
-                    if error.content and isinstance(error.content[0], TextContent)
-                    else ""
-                )
-                code = (error.structured_content or {}).get("code", "api_error")
-                return Plan(action=action, refusal=Refusal(text, str(code)))
+    def declare(planner: Planner) -> ToolSpec:
+        name = planner.__name__
+        signature = inspect.signature(planner, eval_str=True)
+        assert next(iter(signature.parameters), None) == "ctx", f"{name}: the planner takes ctx first"
+        plan_of = _planning(planner)
+        consent_of = consent_to(plan_of)
+        for resolver, role in ((plan_of, "plan"), (consent_of, "consent")):
+            # The SDK keys a resolver's recorded answer by module and qualname (stable across replicas).
+            resolver.__module__, resolver.__qualname__ = planner.__module__, f"{name}.{role}"
 
-        return plan
+        async def handler(**arguments: Any) -> CallToolResult:
+            ids = {k: arguments[k] for k in IDS if arguments.get(k) is not None}
+            return await carry_out(arguments["ctx"], arguments["plan"], arguments["consent"], ids)
 
-    return wrap
+        resolved = [
+            inspect.Parameter(
+                "plan", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Plan, Resolve(plan_of)]
+            ),
+            inspect.Parameter(
+                "consent",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[ElicitationResult[Confirm], Resolve(consent_of)],
+            ),
+        ]
+        parameters = [*signature.parameters.values(), *resolved]
+        returns = Annotated[CallToolResult, out]
+        handler.__signature__ = signature.replace(parameters=parameters, return_annotation=returns)  # type: ignore[attr-defined]
+        handler.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
+        handler.__name__ = handler.__qualname__ = name
+        handler.__module__, handler.__doc__ = planner.__module__, planner.__doc__
+        return ToolSpec(name, toolset, title, kind, handler, consent)
+
+    return declare
+
+
+def _planning(planner: Planner) -> Planner:
+    """The planner as a resolver whose reads may fail: a Tickets API error becomes a refusal naming its
+    subject (an error raised in a resolver would reach the client as an internal error)."""
+
+    @functools.wraps(planner)
+    async def plan(**arguments: Any) -> Plan:
+        try:
+            return await planner(**arguments)
+        except TicketsApiError as exc:
+            error = from_api_error(exc, subject=subject_of(arguments))
+            text = (
+                error.content[0].text if error.content and isinstance(error.content[0], TextContent) else ""
+            )
+            code = (error.structured_content or {}).get("code", "api_error")
+            return Plan(action=planner.__name__, refusal=Refusal(text, str(code)))
+
+    return plan
+
+
+async def carry_out(
+    ctx: Context, plan: Plan, consent: ElicitationResult[Any], ids: dict[str, int]
+) -> CallToolResult:
+    """The body every write tool shares: nothing sent on a refusal, a decline or a missing consent;
+    a dry run's verdict; else the plan's body sent (progress forwarded) and its result."""
+    if (refusal := not_sent(ctx, plan, consent, **ids)) is not None:
+        return refusal
+    if (preview := plan.preview()) is not None:
+        return preview
+    assert plan.send is not None, f"{plan.action}: the planner did not say how to send it"
+    with progress_to(ctx):
+        answer = await plan.send(caller_of(ctx).client, {k: v for k, v in plan.body.items() if v is not None})
+    return plan.finished(answer)
 
 
 def consent_to(plan_of: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, ElicitationResult, Resolve
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from tickets_mcp.api import InvalidRequest
 from tickets_mcp.api import types as t
+from tickets_mcp.api.models import Comment, Vote
 from tickets_mcp.mcp_server.arguments import (
     AllowSecrets,
     Before,
@@ -21,9 +22,9 @@ from tickets_mcp.mcp_server.arguments import (
     VoteComment,
 )
 from tickets_mcp.mcp_server.declare import ADD, READ, tool
-from tickets_mcp.mcp_server.outputs import CommentList, WriteOutcome, comment_view
+from tickets_mcp.mcp_server.outputs import CommentList, comment_view
 from tickets_mcp.mcp_server.results import fail, ok
-from tickets_mcp.mcp_server.state import caller_of, progress_to
+from tickets_mcp.mcp_server.state import caller_of
 from tickets_mcp.mcp_server.threads import (
     CLOSED_NOTE,
     CommentPart,
@@ -33,25 +34,15 @@ from tickets_mcp.mcp_server.threads import (
     read_thread,
     tool_howto,
 )
-from tickets_mcp.mcp_server.writes import (
-    Confirm,
-    Plan,
-    Refusal,
-    consent_to,
-    done,
-    message_plan,
-    not_sent,
-    outbound,
-    planner,
-    vote_plan,
-)
+from tickets_mcp.mcp_server.writes import Plan, message_plan, outbound, refused, vote_plan, write
 
 
-@planner("Add a comment")
-async def _comment_plan(
-    ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool
+@write("comments", ADD, title="Add comment")
+async def add_comment(
+    ctx: Context, number: Number, body: Body, files: Files = None, allow_secrets: AllowSecrets = False
 ) -> Plan:
-    return await message_plan(
+    """Post a comment to an open ticket as the client (closed tickets need reopen_ticket first)."""
+    plan = await message_plan(
         ctx,
         f"Add a comment to ticket {number}",
         number,
@@ -64,30 +55,12 @@ async def _comment_plan(
         ),
     )
 
+    def added(comment: Comment) -> tuple[str, dict[str, Any]]:
+        view = comment_view(comment)
+        text = f"Comment {view.id} added to ticket #{number}."
+        return text, {"number": number, "comment_id": view.id, "comment": view}
 
-_COMMENT_CONSENT = consent_to(_comment_plan)
-
-
-@tool("comments", ADD, title="Add comment")
-async def add_comment(
-    ctx: Context,
-    number: Number,
-    body: Body,
-    plan: Annotated[Plan, Resolve(_comment_plan)],
-    consent: Annotated[ElicitationResult[Confirm], Resolve(_COMMENT_CONSENT)],
-    files: Files = None,
-    allow_secrets: AllowSecrets = False,
-) -> Annotated[CallToolResult, WriteOutcome]:
-    """Post a comment to an open ticket as the client (closed tickets need reopen_ticket first)."""
-    if refused := not_sent(ctx, plan, consent, number=number):
-        return refused
-    with progress_to(ctx):
-        comment = await caller_of(ctx).client.add_comment(
-            number, **{k: v for k, v in plan.body.items() if v is not None}
-        )
-    view = comment_view(comment)
-    text = f"Comment {view.id} added to ticket #{number}."
-    return done(text, plan, comment, number=number, comment_id=view.id, comment=view)
+    return plan.then(lambda client, body: client.add_comment(number, **body), added)
 
 
 @tool("comments", READ, title="List comments")
@@ -122,10 +95,15 @@ async def get_comment(
     return ok(text, part)
 
 
-@planner("Rate the comment")
-async def _vote_plan(
-    ctx: Context, comment_id: int, score: int, comment: str | None, allow_secrets: bool
+@write("comments", ADD, title="Rate comment", consent=True)
+async def rate_comment(
+    ctx: Context,
+    comment_id: CommentId,
+    score: Annotated[t.CommentScore, Field(description="1 = helpful, -1 = not helpful.")],
+    comment: VoteComment = None,
+    allow_secrets: AllowSecrets = False,
 ) -> Plan:
+    """Mark a support comment as helpful (1) or not (-1); asks the user first."""
     verb = "helpful" if score == 1 else "not helpful"
     action = f"Mark support comment {comment_id} as {verb}"
     texts, about = outbound({"comment": comment}, allow_secrets=allow_secrets)
@@ -136,40 +114,22 @@ async def _vote_plan(
     except InvalidRequest as exc:
         if not is_closed_refusal(exc):
             raise
-        return Plan(
-            action=action,
-            refusal=Refusal(
-                f"Not sent: comment {comment_id} is in a closed ticket: {CLOSED_NOTE}", "ticket_closed"
-            ),
-        )
+        return refused(action, f"comment {comment_id} is in a closed ticket: {CLOSED_NOTE}", "ticket_closed")
     if target.is_client_author:
         why = f"comment {comment_id} was written by the client; only support replies can be rated."
-        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "not_votable"))
+        return refused(action, why, "not_votable")
     if target.vote is not None and target.vote.score is not None:
-        why = f"comment {comment_id} is already rated ({target.vote.score:+d})."
-        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "not_votable"))
-    return vote_plan(action, score, texts, about)
+        return refused(
+            action, f"comment {comment_id} is already rated ({target.vote.score:+d}).", "not_votable"
+        )
 
+    def rated(vote: Vote) -> tuple[str, dict[str, Any]]:
+        given = vote.score if vote.score is not None else score
+        return f"Rated comment {comment_id}: {given}.", {"comment_id": comment_id, "vote_score": given}
 
-_VOTE_CONSENT = consent_to(_vote_plan)
-
-
-@tool("comments", ADD, title="Rate comment", consent=True)
-async def rate_comment(
-    ctx: Context,
-    comment_id: CommentId,
-    score: Annotated[t.CommentScore, Field(description="1 = helpful, -1 = not helpful.")],
-    plan: Annotated[Plan, Resolve(_vote_plan)],
-    consent: Annotated[ElicitationResult[Confirm], Resolve(_VOTE_CONSENT)],
-    comment: VoteComment = None,
-    allow_secrets: AllowSecrets = False,
-) -> Annotated[CallToolResult, WriteOutcome]:
-    """Mark a support comment as helpful (1) or not (-1); asks the user first."""
-    if refused := not_sent(ctx, plan, consent, comment_id=comment_id):
-        return refused
-    vote = await caller_of(ctx).client.rate_comment(comment_id, **plan.body)
-    given = vote.score if vote.score is not None else score
-    return done(f"Rated comment {comment_id}: {given}.", plan, vote, comment_id=comment_id, vote_score=given)
+    return vote_plan(action, score, texts, about).then(
+        lambda client, body: client.rate_comment(comment_id, **body), rated
+    )
 
 
 TOOLS = (add_comment, list_comments, get_comment, rate_comment)

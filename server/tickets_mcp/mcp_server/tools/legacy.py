@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, ElicitationResult, Resolve
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from tickets_mcp.api import types as t
+from tickets_mcp.api.models import TicketV1
 from tickets_mcp.api.operations import LegacySearch, NewLegacyTicket
 from tickets_mcp.mcp_server.arguments import AllowSecrets, Number, OneProject, with_fields
 from tickets_mcp.mcp_server.declare import ADD, READ, REPLACE, tool
@@ -16,23 +17,14 @@ from tickets_mcp.mcp_server.outputs import (
     CatalogList,
     LegacyTicketList,
     TicketDetail,
-    WriteOutcome,
     brief,
     named,
     ticket_view,
 )
 from tickets_mcp.mcp_server.results import ok
-from tickets_mcp.mcp_server.state import caller_of, progress_to
-from tickets_mcp.mcp_server.writes import (
-    Confirm,
-    Plan,
-    Refusal,
-    consent_to,
-    done,
-    not_sent,
-    outbound,
-    planner,
-)
+from tickets_mcp.mcp_server.state import caller_of
+from tickets_mcp.mcp_server.tools.tickets import access_changed
+from tickets_mcp.mcp_server.writes import Plan, access_plan, outbound, write
 
 
 @tool("legacy", READ, title="List topics (deprecated)")
@@ -43,16 +35,7 @@ async def list_topics(ctx: Context) -> Annotated[CallToolResult, CatalogList]:
     return ok(render_categories(topics, what="topics"), CatalogList(items=topics))
 
 
-@planner("Create a ticket (v1)")
-async def _legacy_create_plan(ctx: Context, summary: str, comment_body: str, allow_secrets: bool) -> Plan:
-    texts, about = outbound({"summary": summary, "comment_body": comment_body}, allow_secrets=allow_secrets)
-    return Plan(action="Create a ticket through the v1 API", body=texts, **about)
-
-
-_LEGACY_CREATE_CONSENT = consent_to(_legacy_create_plan)
-
-
-@tool("legacy", ADD, title="Create ticket (deprecated)")
+@write("legacy", ADD, title="Create ticket (deprecated)")
 @with_fields(
     NewLegacyTicket,
     {
@@ -65,20 +48,20 @@ _LEGACY_CREATE_CONSENT = consent_to(_legacy_create_plan)
         "keystone_projects": "Exactly one IAM project id (project_users).",
     },
 )
-async def create_ticket_legacy(
-    ctx: Context,
-    plan: Annotated[Plan, Resolve(_legacy_create_plan)],
-    consent: Annotated[ElicitationResult[Confirm], Resolve(_LEGACY_CREATE_CONSENT)],
-    allow_secrets: AllowSecrets = False,
-    **body: Any,
-) -> Annotated[CallToolResult, WriteOutcome]:
+async def create_ticket_legacy(ctx: Context, allow_secrets: AllowSecrets = False, **given: Any) -> Plan:
     """Deprecated: create a ticket through the v1 API with a topic; prefer create_ticket."""
-    if refused := not_sent(ctx, plan, consent):
-        return refused
-    with progress_to(ctx):
-        ticket = await caller_of(ctx).client.create_ticket_legacy(**{**body, **plan.body})
-    view = ticket_view(ticket)
-    return done(f"Created ticket #{view.number} (v1).", plan, ticket, number=view.number, ticket=view)
+    texts, about = outbound(
+        {"summary": given["summary"], "comment_body": given["comment_body"]}, allow_secrets=allow_secrets
+    )
+    body = {**{k: v for k, v in given.items() if v is not None}, **texts}
+
+    def created(ticket: TicketV1) -> tuple[str, dict[str, Any]]:
+        view = ticket_view(ticket)
+        return f"Created ticket #{view.number} (v1).", {"number": view.number, "ticket": view}
+
+    return Plan(action="Create a ticket through the v1 API", body=body, **about).then(
+        lambda client, sent: client.create_ticket_legacy(**sent), created
+    )
 
 
 @tool("legacy", READ, title="List tickets (deprecated)")
@@ -125,56 +108,18 @@ async def get_ticket_legacy(ctx: Context, number: Number) -> Annotated[CallToolR
     return ok(render_ticket(view, Clock.of(view.created_at)), TicketDetail(ticket=view))
 
 
-@planner("Update the ticket (v1)")
-async def _update_plan(
-    ctx: Context, number: int, access_level: str | None, keystone_projects: list[str] | None
-) -> Plan:
-    action = f"Change who can see ticket {number} (v1 API)"
-    if access_level is None and keystone_projects is None:
-        return Plan(
-            action=action,
-            refusal=Refusal("Not sent: give access_level, keystone_projects or both.", "invalid_arguments"),
-        )
-    ticket = await caller_of(ctx).client.get_ticket_legacy(number)
-    level = access_level or ticket.access_level
-    projects = keystone_projects if keystone_projects is not None else list(ticket.keystone_projects)
-    if level == ticket.access_level and sorted(projects) == sorted(ticket.keystone_projects):
-        return Plan(
-            action=action,
-            refusal=Refusal(
-                f"Not sent: ticket {number} already has this access; nothing would change.", "no_change"
-            ),
-        )
-    if level == "project_users" and not projects:
-        why = "access_level project_users needs one IAM project in keystone_projects."
-        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "invalid_arguments"))
-    body = {
-        k: v
-        for k, v in {"access_level": access_level, "keystone_projects": keystone_projects}.items()
-        if v is not None
-    }
-    return Plan(action=action, body=body, always_ask=True)
-
-
-_UPDATE_CONSENT = consent_to(_update_plan)
-
-
-@tool("legacy", REPLACE, title="Update ticket (deprecated)", consent=True)
+@write("legacy", REPLACE, title="Update ticket (deprecated)", consent=True)
 async def update_ticket_legacy(
     ctx: Context,
     number: Number,
-    plan: Annotated[Plan, Resolve(_update_plan)],
-    consent: Annotated[ElicitationResult[Confirm], Resolve(_UPDATE_CONSENT)],
     access_level: t.AccessLevel | None = None,
     keystone_projects: OneProject = None,
-) -> Annotated[CallToolResult, WriteOutcome]:
+) -> Plan:
     """Deprecated: change a ticket's access level through the v1 API; asks the user first. Prefer update_ticket_access."""
-    if refused := not_sent(ctx, plan, consent, number=number):
-        return refused
-    ticket = await caller_of(ctx).client.update_ticket_legacy(number, **plan.body)
-    view = ticket_view(ticket)
-    text = f"Ticket #{number} updated (v1): access {view.access_level}."
-    return done(text, plan, ticket, number=number, ticket=view)
+    plan = await access_plan(ctx, number, access_level, keystone_projects, v1=True)
+    return plan.then(
+        lambda client, body: client.update_ticket_legacy(number, **body), access_changed(number, v1=True)
+    )
 
 
 TOOLS = (list_topics, create_ticket_legacy, list_tickets_legacy, get_ticket_legacy, update_ticket_legacy)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, ElicitationResult, Resolve
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from tickets_mcp.api import InvalidRequest
 from tickets_mcp.api import types as t
+from tickets_mcp.api.models import CreateTicketResult, TicketV1, TicketV2, Vote
 from tickets_mcp.api.operations import new_ticket_body
 from tickets_mcp.mcp_server.arguments import (
     AllowSecrets,
@@ -40,27 +41,24 @@ from tickets_mcp.mcp_server.outputs import (
     TicketBrief,
     TicketDetail,
     TicketList,
-    WriteOutcome,
     brief,
     ticket_view,
 )
-from tickets_mcp.mcp_server.results import fail, ok
+from tickets_mcp.mcp_server.results import ok
 from tickets_mcp.mcp_server.state import caller_of, charge_session, progress_to
 from tickets_mcp.mcp_server.threads import Selection, read_latest, read_thread, render_latest, tool_howto
 from tickets_mcp.mcp_server.writes import (
     SECRET_ADVICE,
-    Confirm,
     Plan,
-    Refusal,
+    Report,
+    access_plan,
     cleaned_note,
-    consent_to,
-    done,
     masked,
     message_plan,
-    not_sent,
     outbound,
-    planner,
+    refused,
     vote_plan,
+    write,
 )
 
 
@@ -140,16 +138,13 @@ async def get_ticket(
     return ok(thread.text, TicketDetail(ticket=thread.ticket, thread=thread.out))
 
 
-# -- writes ----------------------------------------------------------------------------------------
-
-Consent = ElicitationResult[Confirm]
-
-
 # -- create ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DraftPlan(Plan):
+    """A create: sent only when it is not a dry run and the catalog check found no problem."""
+
     dry_run: bool = False
     problems: list[Problem] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
@@ -159,88 +154,68 @@ class DraftPlan(Plan):
     def asks(self) -> bool:
         return not self.dry_run and not self.problems and super().asks
 
+    @property
+    def warnings(self) -> list[str]:
+        if not self.secrets or self.allow_secrets:
+            return []
+        return [f"it looks like it contains {self.secrets}: creating it asks the user first. {SECRET_ADVICE}"]
 
-@planner("Create a ticket")
-async def _create_plan(
-    ctx: Context,
-    summary: str,
-    categories: list[str],
-    comment_body: str | None,
-    category_fields: list[CategoryFieldArg] | None,
-    products: list[str] | None,
-    access_level: str,
-    keystone_projects: list[str] | None,
-    files: list[Any] | None,
-    secrets: list[int] | None,
-    body_values: dict[str, Any] | None,
-    dry_run: bool,
-    allow_secrets: bool,
-) -> Plan:
-    texts, about = outbound({"summary": summary, "comment_body": comment_body}, allow_secrets=allow_secrets)
-    if "refusal" in about:
-        return Plan(action="Create a ticket", **about)
-    try:
-        body = new_ticket_body(
-            **texts,
-            categories=categories,
-            category_fields=[f.model_dump() for f in category_fields] if category_fields else None,
-            products=products,
-            access_level=access_level,
-            keystone_projects=keystone_projects,
-            files=files,
-            secrets=secrets,
-            body_values=body_values,
+    def outcome(self) -> DraftOutcome:
+        return DraftOutcome(
+            outcome="dry_run" if self.dry_run else "refused",
+            problems=self.problems,
+            unchecked=self.unchecked or None,
+            warnings=self.warnings or None,
+            possible_duplicates=self.duplicates,
+            preview=masked(self.body),
+            cleaned=self.cleaned or None,
         )
-    except InvalidRequest as exc:
-        return Plan(
-            action="Create a ticket", refusal=Refusal(f"Not sent: {exc.message}", "invalid_arguments")
+
+    def preview(self) -> CallToolResult | None:
+        if not (self.dry_run or self.problems):
+            return None
+        lines = [
+            f"- {p.field}: {p.message}" + (f" (allowed: {', '.join(p.allowed[:20])})" if p.allowed else "")
+            for p in self.problems
+        ]
+        if self.problems:
+            head = "Draft has problems; nothing was sent. Fix them and call again:"
+        else:
+            head = "Draft is valid; nothing was sent. Call again with dry_run=false to create it."
+        notes = [f"- warning: {w}" for w in self.warnings]
+        notes += [f"- not checked: {u}" for u in self.unchecked]
+        notes += [f"- possible duplicate: #{d.number} {masked(d.summary)}" for d in self.duplicates]
+        return ok("\n".join([head, *lines, *notes]) + cleaned_note(self), self.outcome())
+
+    def finished(self, answer: Any) -> CallToolResult:
+        result: CreateTicketResult = answer
+        ticket = ticket_view(result.ticket)
+        note = " (found after an error: it had been created)" if result.recovered else ""
+        note += (
+            " (an identical ticket was created moments ago; it is returned instead of a duplicate)"
+            if result.reused
+            else ""
         )
-    state = caller_of(ctx)
-    with progress_to(ctx):
-        verdict = await check_draft(state, body)
-        duplicates = await possible_duplicates(state, body["summary"])
-    return DraftPlan(
-        action=f"Create the ticket {masked(body['summary'])!r}",
-        body=body,
-        dry_run=dry_run,
-        problems=verdict.problems,
-        unchecked=verdict.unchecked,
-        duplicates=duplicates,
-        **about,
-    )
+        out = self.outcome().model_copy(
+            update={
+                "outcome": "created",
+                "sent": True,
+                "ticket": ticket,
+                "recovered": result.recovered or None,
+                "reused": result.reused or None,
+            }
+        )
+        dups = "".join(f"\n- possible duplicate: #{d.number} {masked(d.summary)}" for d in self.duplicates)
+        return ok(
+            f"Created ticket #{ticket.number}: {masked(ticket.summary)}{note}{dups}" + cleaned_note(self), out
+        )
 
 
-def _warnings(plan: DraftPlan) -> list[str]:
-    if not plan.secrets or plan.allow_secrets:
-        return []
-    return [f"it looks like it contains {plan.secrets}: creating it asks the user first. {SECRET_ADVICE}"]
-
-
-def _draft_text(plan: DraftPlan) -> str:
-    lines = [
-        f"- {p.field}: {p.message}" + (f" (allowed: {', '.join(p.allowed[:20])})" if p.allowed else "")
-        for p in plan.problems
-    ]
-    if plan.problems:
-        head = "Draft has problems; nothing was sent. Fix them and call again:"
-    else:
-        head = "Draft is valid; nothing was sent. Call again with dry_run=false to create it."
-    notes = [f"- warning: {w}" for w in _warnings(plan)]
-    notes += [f"- not checked: {u}" for u in plan.unchecked]
-    notes += [f"- possible duplicate: #{d.number} {masked(d.summary)}" for d in plan.duplicates]
-    return "\n".join([head, *lines, *notes]) + cleaned_note(plan)
-
-
-_CREATE_CONSENT = consent_to(_create_plan)
-
-
-@tool("tickets", ADD, title="Create ticket")
+@write("tickets", ADD, title="Create ticket", out=DraftOutcome)
 async def create_ticket(
     ctx: Context,
     summary: Annotated[t.Summary, Field(description="Short description of the issue.")],
     categories: Annotated[t.Categories, Field(description="Active category keys from list_categories.")],
-    plan: Annotated[Plan, Resolve(_create_plan)],
-    consent: Annotated[Consent, Resolve(_CREATE_CONSENT)],
     comment_body: Annotated[t.Body | None, Field(description="First comment.")] = None,
     category_fields: list[CategoryFieldArg] | None = None,
     products: Annotated[list[t.Key] | None, Field(description="Product keys from list_products.")] = None,
@@ -257,147 +232,118 @@ async def create_ticket(
     ] = None,
     dry_run: Annotated[bool, Field(description="Check and preview only; send nothing.")] = False,
     allow_secrets: AllowSecrets = False,
-) -> Annotated[CallToolResult, DraftOutcome]:
+) -> Plan:
     """Open a support ticket. Call with dry_run=true first: it checks categories, required fields, secrets and duplicates."""
-    if plan.refusal is not None or not isinstance(plan, DraftPlan):
-        return not_sent(ctx, plan, consent) or fail("Not sent.", code="refused")
-    draft = DraftOutcome(
-        outcome="dry_run" if plan.dry_run else "refused",
-        problems=plan.problems,
-        unchecked=plan.unchecked or None,
-        warnings=_warnings(plan) or None,
-        possible_duplicates=plan.duplicates,
-        preview=masked(plan.body),
-        cleaned=plan.cleaned or None,
-    )
-    if plan.dry_run or plan.problems:
-        return ok(_draft_text(plan), draft)
-    if refused := not_sent(ctx, plan, consent):
-        return refused
+    texts, about = outbound({"summary": summary, "comment_body": comment_body}, allow_secrets=allow_secrets)
+    if "refusal" in about:
+        return Plan(action="Create a ticket", **about)
+    try:
+        body = new_ticket_body(
+            **texts,
+            categories=categories,
+            category_fields=[f.model_dump() for f in category_fields] if category_fields else None,
+            products=products,
+            access_level=access_level,
+            keystone_projects=keystone_projects,
+            files=files,
+            secrets=secrets,
+            body_values=body_values,
+        )
+    except InvalidRequest as exc:
+        return refused("Create a ticket", exc.message, "invalid_arguments")
+    state = caller_of(ctx)
     with progress_to(ctx):
-        result = await caller_of(ctx).client.create_ticket(**plan.body)
-    ticket = ticket_view(result.ticket)
-    note = " (found after an error: it had been created)" if result.recovered else ""
-    note += (
-        " (an identical ticket was created moments ago; it is returned instead of a duplicate)"
-        if result.reused
-        else ""
-    )
-    out = draft.model_copy(
-        update={
-            "outcome": "created",
-            "sent": True,
-            "ticket": ticket,
-            "recovered": result.recovered or None,
-            "reused": result.reused or None,
-        }
-    )
-    dup_text = "".join(f"\n- possible duplicate: #{d.number} {masked(d.summary)}" for d in plan.duplicates)
-    return ok(
-        f"Created ticket #{ticket.number}: {masked(ticket.summary)}{note}{dup_text}" + cleaned_note(plan), out
+        verdict = await check_draft(state, body)
+        duplicates = await possible_duplicates(state, body["summary"])
+    return DraftPlan(
+        action=f"Create the ticket {masked(body['summary'])!r}",
+        body=body,
+        dry_run=dry_run,
+        problems=verdict.problems,
+        unchecked=verdict.unchecked,
+        duplicates=duplicates,
+        send=lambda client, sent: client.create_ticket(**sent),
+        **about,
     )
 
 
 # -- access ----------------------------------------------------------------------------------------
 
 
-@planner("Change who can see the ticket")
-async def _access_plan(
-    ctx: Context, number: int, access_level: str, keystone_projects: list[str] | None
-) -> Plan:
-    ticket = await caller_of(ctx).client.get_ticket(number)
-    projects = keystone_projects if keystone_projects is not None else list(ticket.keystone_projects)
-    action = f"Change who can see ticket {number}"
-    if access_level == "project_users" and not projects:
-        why = "access_level project_users needs keystone_projects, and the ticket has none: pass the IAM project ids."
-        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "invalid_arguments"))
-    if access_level == ticket.access_level and sorted(projects) == sorted(ticket.keystone_projects):
-        return Plan(
-            action=action,
-            refusal=Refusal(
-                f"Not sent: ticket {number} already has this access; nothing would change.", "no_change"
-            ),
+def access_changed(number: int, v1: bool = False) -> Report:
+    """What the result of an access change says."""
+
+    def report(ticket: TicketV1 | TicketV2) -> tuple[str, dict[str, Any]]:
+        view = ticket_view(ticket)
+        text = (
+            f"Ticket #{number} updated (v1): access {view.access_level}."
+            if v1
+            else (f"Ticket #{number} access is now {view.access_level}.")
         )
-    return Plan(
-        action=action, body={"access_level": access_level, "keystone_projects": projects}, always_ask=True
-    )
+        return text, {"number": number, "ticket": view}
+
+    return report
 
 
-_ACCESS_CONSENT = consent_to(_access_plan)
-
-
-@tool("tickets", REPLACE, title="Change ticket access", consent=True)
+@write("tickets", REPLACE, title="Change ticket access", consent=True)
 async def update_ticket_access(
     ctx: Context,
     number: Number,
     access_level: t.AccessLevel,
-    plan: Annotated[Plan, Resolve(_access_plan)],
-    consent: Annotated[Consent, Resolve(_ACCESS_CONSENT)],
     keystone_projects: Annotated[
         t.Projects | None, Field(description="IAM project ids; default: keep the ticket's.")
     ] = None,
-) -> Annotated[CallToolResult, WriteOutcome]:
+) -> Plan:
     """Change who in the account can see a ticket (all_users, account_users, or project_users with IAM projects); asks the user first."""
-    if refused := not_sent(ctx, plan, consent, number=number):
-        return refused
-    ticket = await caller_of(ctx).client.update_ticket(number, **plan.body)
-    view = ticket_view(ticket)
-    return done(
-        f"Ticket #{number} access is now {view.access_level}.", plan, ticket, number=number, ticket=view
-    )
+    plan = await access_plan(ctx, number, access_level, keystone_projects, v1=False)
+    return plan.then(lambda client, body: client.update_ticket(number, **body), access_changed(number))
 
 
 # -- close, reopen, rate ---------------------------------------------------------------------------
 
 
-@planner("Close the ticket")
-async def _close_plan(
-    ctx: Context, number: int, score: int | None, comment: str | None, allow_secrets: bool
+@write("tickets", CLOSE, title="Close ticket", consent=True)
+async def close_ticket(
+    ctx: Context,
+    number: Number,
+    score: Annotated[t.CloseScore | None, Field(description="Score of the support, 1..5.")] = None,
+    comment: Annotated[t.NonEmpty | None, Field(description="Comment on the score (needs a score).")] = None,
+    allow_secrets: AllowSecrets = False,
 ) -> Plan:
+    """Close a resolved ticket, optionally scoring support 1..5; asks the user first. It can be reopened later."""
     action = f"Close ticket {number}" + (f" with score {score}" if score is not None else "")
     if comment is not None and score is None:
         why = (
             "comment is the comment on the score: pass a score (1..5) with it, or leave it out and "
             f"add_comment(number={number}, body=...) before closing."
         )
-        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "invalid_arguments"))
+        return refused(action, why, "invalid_arguments")
     texts, about = outbound({"comment": comment}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action=action, **about)
     if ticket_view(await caller_of(ctx).client.get_ticket(number)).closed:
         why = f"ticket {number} is already closed. To continue its conversation: reopen_ticket(number={number}, body=...)."
-        return Plan(action=action, refusal=Refusal(f"Not sent: {why}", "ticket_closed"))
+        return refused(action, why, "ticket_closed")
     body = {k: v for k, v in {"score": score, **texts}.items() if v is not None}
-    return Plan(action=action, body=body, always_ask=True, **about)
+
+    def closed(ticket: TicketV1) -> tuple[str, dict[str, Any]]:
+        return f"Closed ticket #{number}.", {
+            "number": number,
+            "ticket": ticket_view(ticket),
+            "vote_score": score,
+        }
+
+    return Plan(action=action, body=body, always_ask=True, **about).then(
+        lambda client, sent: client.close_ticket(number, **sent), closed
+    )
 
 
-_CLOSE_CONSENT = consent_to(_close_plan)
-
-
-@tool("tickets", CLOSE, title="Close ticket", consent=True)
-async def close_ticket(
-    ctx: Context,
-    number: Number,
-    plan: Annotated[Plan, Resolve(_close_plan)],
-    consent: Annotated[Consent, Resolve(_CLOSE_CONSENT)],
-    score: Annotated[t.CloseScore | None, Field(description="Score of the support, 1..5.")] = None,
-    comment: Annotated[t.NonEmpty | None, Field(description="Comment on the score (needs a score).")] = None,
-    allow_secrets: AllowSecrets = False,
-) -> Annotated[CallToolResult, WriteOutcome]:
-    """Close a resolved ticket, optionally scoring support 1..5; asks the user first. It can be reopened later."""
-    if refused := not_sent(ctx, plan, consent, number=number):
-        return refused
-    with progress_to(ctx):
-        ticket = await caller_of(ctx).client.close_ticket(number, **plan.body)
-    view = ticket_view(ticket)
-    return done(f"Closed ticket #{number}.", plan, ticket, number=number, ticket=view, vote_score=score)
-
-
-@planner("Reopen the ticket")
-async def _reopen_plan(
-    ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool
+@write("tickets", ADD, title="Reopen ticket")
+async def reopen_ticket(
+    ctx: Context, number: Number, body: Body, files: Files = None, allow_secrets: AllowSecrets = False
 ) -> Plan:
-    return await message_plan(
+    """Reopen a closed ticket with a comment saying why (the problem came back, the answer was wrong...)."""
+    plan = await message_plan(
         ctx,
         f"Reopen ticket {number}",
         number,
@@ -410,32 +356,21 @@ async def _reopen_plan(
         ),
     )
 
+    def reopened(ticket: TicketV1) -> tuple[str, dict[str, Any]]:
+        return f"Reopened ticket #{number}.", {"number": number, "ticket": ticket_view(ticket)}
 
-_REOPEN_CONSENT = consent_to(_reopen_plan)
+    return plan.then(lambda client, sent: client.reopen_ticket(number, **sent), reopened)
 
 
-@tool("tickets", ADD, title="Reopen ticket")
-async def reopen_ticket(
+@write("tickets", ADD, title="Rate ticket", consent=True)
+async def rate_ticket(
     ctx: Context,
     number: Number,
-    body: Body,
-    plan: Annotated[Plan, Resolve(_reopen_plan)],
-    consent: Annotated[Consent, Resolve(_REOPEN_CONSENT)],
-    files: Files = None,
+    score: Annotated[t.TicketScore, Field(description="Score, 1..10.")],
+    comment: VoteComment = None,
     allow_secrets: AllowSecrets = False,
-) -> Annotated[CallToolResult, WriteOutcome]:
-    """Reopen a closed ticket with a comment saying why (the problem came back, the answer was wrong...)."""
-    if refused := not_sent(ctx, plan, consent, number=number):
-        return refused
-    with progress_to(ctx):
-        ticket = await caller_of(ctx).client.reopen_ticket(
-            number, **{k: v for k, v in plan.body.items() if v is not None}
-        )
-    return done(f"Reopened ticket #{number}.", plan, ticket, number=number, ticket=ticket_view(ticket))
-
-
-@planner("Rate the support")
-async def _rate_plan(ctx: Context, number: int, score: int, comment: str | None, allow_secrets: bool) -> Plan:
+) -> Plan:
+    """Rate how useful support was in a ticket (only where the ticket allows voting); asks the user first."""
     action = f"Rate the support in ticket {number}: {score}"
     texts, about = outbound({"comment": comment}, allow_secrets=allow_secrets)
     if "refusal" in about:
@@ -447,32 +382,15 @@ async def _rate_plan(ctx: Context, number: int, score: int, comment: str | None,
             if ticket.vote_score is not None
             else "the API does not allow it now (no support reply yet?)"
         )
-        return Plan(
-            action=action,
-            refusal=Refusal(f"Not sent: ticket {number} cannot be rated: {why}.", "not_votable"),
-        )
-    return vote_plan(action, score, texts, about)
+        return refused(action, f"ticket {number} cannot be rated: {why}.", "not_votable")
 
+    def rated(vote: Vote) -> tuple[str, dict[str, Any]]:
+        given = vote.score if vote.score is not None else score
+        return f"Rated ticket #{number}: {given}.", {"number": number, "vote_score": given}
 
-_RATE_CONSENT = consent_to(_rate_plan)
-
-
-@tool("tickets", ADD, title="Rate ticket", consent=True)
-async def rate_ticket(
-    ctx: Context,
-    number: Number,
-    score: Annotated[t.TicketScore, Field(description="Score, 1..10.")],
-    plan: Annotated[Plan, Resolve(_rate_plan)],
-    consent: Annotated[Consent, Resolve(_RATE_CONSENT)],
-    comment: VoteComment = None,
-    allow_secrets: AllowSecrets = False,
-) -> Annotated[CallToolResult, WriteOutcome]:
-    """Rate how useful support was in a ticket (only where the ticket allows voting); asks the user first."""
-    if refused := not_sent(ctx, plan, consent, number=number):
-        return refused
-    vote = await caller_of(ctx).client.rate_ticket(number, **plan.body)
-    given = vote.score if vote.score is not None else score
-    return done(f"Rated ticket #{number}: {given}.", plan, vote, number=number, vote_score=given)
+    return vote_plan(action, score, texts, about).then(
+        lambda client, sent: client.rate_ticket(number, **sent), rated
+    )
 
 
 TOOLS = (
