@@ -49,8 +49,8 @@ fuzz: $(STAMP)
 	TICKETS_MCP_FUZZ_EXAMPLES=5000 TICKETS_MCP_DRY_RUN_EXAMPLES=2000 $(BIN)/python -m pytest -s tests/reliability/test_fuzz.py tests/reliability/test_dry_run_agrees.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests bench
-	$(BIN)/ruff format --check server tests bench
+	$(BIN)/ruff check server tests bench devtools
+	$(BIN)/ruff format --check server tests bench devtools
 	$(BIN)/mypy
 
 demo: $(STAMP)
@@ -64,6 +64,12 @@ bundle: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python devtools/bundle/stage.py $(BUNDLE_DIR)
 	PATH="$(CURDIR)/$(NODE_BIN):$$PATH" mcpb pack $(BUNDLE_DIR) tickets-mcp.mcpb
 	@$(BIN)/python -c 'import hashlib; print("fileSha256 (server.json, mcpb package):", hashlib.sha256(open("tickets-mcp.mcpb", "rb").read()).hexdigest())'
+
+# Regenerate what derives from the tool declarations: tool snapshots, the README tool table,
+# manifest.json's tools and server.json. The tests check each against the code.
+.PHONY: snapshots
+snapshots: $(STAMP)
+	$(BIN)/python devtools/snapshots/generate.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -1,4 +1,4 @@
-"""Every one of the 20 operations against the sandbox, with the wire details the client chose."""
+"""Every operation against the sandbox, with the wire details the client chose."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -11,44 +10,13 @@ import pytest
 from mcp import Client
 
 from mcp_support import make_settings, text_of
+from support.expected import CONSENT_TOOLS, DEFAULT_TOOLS, LEGACY_TOOLS
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.sandbox import SandboxHandle
 
 pytestmark = pytest.mark.anyio
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-
-DEFAULT_TOOLS = {
-    "search_tickets",
-    "count_tickets",
-    "get_ticket",
-    "create_ticket",
-    "update_ticket_access",
-    "close_ticket",
-    "reopen_ticket",
-    "rate_ticket",
-    "add_comment",
-    "list_comments",
-    "get_comment",
-    "rate_comment",
-    "list_categories",
-    "get_category_fields",
-    "list_products",
-}
-LEGACY_TOOLS = {
-    "list_topics",
-    "create_ticket_legacy",
-    "list_tickets_legacy",
-    "get_ticket_legacy",
-    "update_ticket_legacy",
-}
-CONSENT_TOOLS = {
-    "close_ticket",
-    "rate_ticket",
-    "rate_comment",
-    "update_ticket_access",
-    "update_ticket_legacy",
-}
 
 
 async def test_default_toolsets_list_exactly_the_default_tools(client: Client) -> None:
@@ -113,19 +81,17 @@ async def test_argument_names_follow_the_contract(client: Client) -> None:
 
 @pytest.mark.parametrize("era", ["legacy"])
 async def test_schema_snapshots(sandbox: SandboxHandle, era: str) -> None:
-    """A schema change is a reviewed diff: run with UPDATE_SNAPSHOTS=1 to accept it."""
+    """A schema change is a reviewed diff: `make snapshots` writes the new ones; a missing one fails."""
     server = build_server(make_settings(sandbox, toolsets=("tickets", "comments", "catalog", "legacy")))
     async with Client(server, mode=era) as c:
         tools = (await c.list_tools()).tools
-    SNAPSHOTS.mkdir(exist_ok=True)
     for tool in tools:
         current = tool.model_dump(mode="json", by_alias=True, exclude_none=True)
         path = SNAPSHOTS / f"{tool.name}.json"
         text = json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        if os.environ.get("UPDATE_SNAPSHOTS") or not path.exists():
-            path.write_text(text, encoding="utf-8")
+        assert path.exists(), f"{tool.name} has no snapshot: run `make snapshots` and commit it"
         assert path.read_text(encoding="utf-8") == text, (
-            f"schema of {tool.name} changed; review and UPDATE_SNAPSHOTS=1"
+            f"schema of {tool.name} changed: run `make snapshots` and review the diff"
         )
     assert {p.stem for p in SNAPSHOTS.glob("*.json")} == {t.name for t in tools}
 

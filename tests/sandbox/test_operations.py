@@ -1,4 +1,4 @@
-"""The happy path of every one of the 20 operations, plus the ticket semantics."""
+"""The happy path of every operation, plus the ticket semantics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The 20 operations of the Tickets API v1.2.0, each declared once (the vendor reference; docs/architecture.md lists the facts relied on).
+"""The operations of the Tickets API v1.2.0, each declared once (the vendor reference; docs/architecture.md lists the facts relied on).
 
 Every method below is the whole declaration of one operation (see `routes.py`): the decorator is
 its route, the signature its request (typed with `types.py`, validated before sending), the return

@@ -3,7 +3,7 @@
 It imports nothing from ``tickets_mcp.api`` or ``tickets_mcp.tools`` (docs/architecture.md), and follows
 ``docs/wire-decisions.md`` (W1..W16) where the vendor reference is silent.
 
-Mounts (W1): the API under ``/support`` (all 20 operations of the vendor reference; updates
+Mounts (W1): the API under ``/support`` (every operation of the vendor reference; updates
 are ``PATCH``, ``PUT`` also accepted), Keystone login at ``POST /identity/v3/auth/tokens``, and the
 unauthenticated admin API under ``/_sandbox``:
 

@@ -1,4 +1,4 @@
-"""The 20 operations of the vendor reference, mounted under ``/support``."""
+"""The operations of the vendor reference, mounted under ``/support``."""
 
 from __future__ import annotations
 

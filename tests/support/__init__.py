@@ -1,0 +1,1 @@
+"""What the test suites share: servers, ports, the sandbox fixture, and the expected declarations."""
