@@ -71,7 +71,7 @@ renderers, sanitizer and resource/prompt modules (~15 ms), registering the resou
 (~6 ms), the redacting log handler (~5 ms) and argument parsing (~4 ms). The allowance (10% of the bare
 server's start) is ~46 ms, so the ratio moves between 1.07× and 1.11× from run to run on this shared machine.
 The next cut would be a hand-written environment loader instead of pydantic-settings (~10 ms); it is not made
-because DESIGN.md names pydantic-settings for `settings.py`."""
+because pydantic-settings gives the settings their validation and sources (docs/decisions.md)."""
         )
     p2 = details.get("P2")
     if p2 and p2["overhead_ms"] > 2.0:

@@ -1,5 +1,5 @@
 """The README's tables are the server's declarations: tools (registry), configuration (Settings and the
-CLI flags), prompts (prompts/*.md) and resources."""
+CLI flags), prompts (prompts/*.md) and resources; the depth moved to docs/ is read where it now lives."""
 
 from __future__ import annotations
 
@@ -7,18 +7,23 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tickets_mcp.cli import _FLAGS
 from tickets_mcp.mcp_server.prompts import load_prompts
 from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
-def _section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
+def _section(title: str, path: Path = README) -> str:
+    """The body of the ``## title`` section of ``path`` (README.md unless told), up to the next ``## ``."""
+    text = path.read_text(encoding="utf-8")
     match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
-    assert match, f"README has no '## {title}' section"
+    assert match, f"{path.relative_to(ROOT)} has no '## {title}' section"
     return match.group(1)
 
 
@@ -110,6 +115,7 @@ def test_quickstart_is_exactly_two_commands_and_clients_are_covered() -> None:
     assert clients.count("--sandbox") >= 6 and clients.count("SELECTEL_TOKEN") >= 5
     assert "bench/RESULTS.md" in _section("Performance")
     assert "## Using the client from Python" in README.read_text(encoding="utf-8")
+    assert "docs/python-client.md" in _section("Using the client from Python")
 
 
 def test_install_section_covers_every_way_to_install() -> None:
@@ -123,6 +129,9 @@ def test_install_section_covers_every_way_to_install() -> None:
         "server.json",
     ):
         assert form in install, form
+    assert "pending until a release exists on PyPI" in install, "PyPI installs are marked as not working yet"
+    pending = install.index("pending until a release exists on PyPI")
+    assert install.index("uv tool install /path/to/tickets-mcp") < pending, "what works today comes first"
 
 
 CHECKOUT_COMMAND = "/path/to/tickets-mcp/.venv/bin/tickets-mcp"
@@ -138,3 +147,81 @@ def test_each_client_snippet_leads_with_the_installed_command() -> None:
         assert first, f"{name}: no snippet"
         assert INSTALLED_COMMAND.search(first.group(1)) and CHECKOUT_COMMAND not in first.group(1), name
         assert CHECKOUT_COMMAND in match.group(1), f"{name}: the checkout form is kept as an alternative"
+
+
+def test_the_readme_stays_short_and_points_to_the_depth() -> None:
+    assert len(README.read_text(encoding="utf-8").splitlines()) <= 300
+    readme = README.read_text(encoding="utf-8")
+    for page in (
+        "deploy.md",
+        "observability.md",
+        "doctor.md",
+        "threads-and-writes.md",
+        "security.md",
+        "sandbox.md",
+        "python-client.md",
+        "decisions.md",
+    ):
+        assert f"docs/{page}" in readme, page
+    assert "CONTRIBUTING.md" in readme
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+DOCUMENTS = [README, ROOT / "CONTRIBUTING.md", *sorted(DOCS.glob("*.md"))]
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+def test_links_between_the_documents_resolve(path: Path) -> None:
+    """Every relative link names a file that exists, and an anchor names a heading of that file."""
+    text = path.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        assert linked.exists(), f"{path.name}: {target} does not exist"
+        if anchor and linked.suffix == ".md":
+            headings = re.findall(r"^#+ (.+)$", linked.read_text(encoding="utf-8"), re.M)
+            assert anchor in {_slug(h) for h in headings}, f"{path.name}: no heading for {target}"
+
+
+def test_the_observability_page_lists_every_metric_and_the_variables() -> None:
+    from tickets_mcp.telemetry import METRICS
+
+    page = (DOCS / "observability.md").read_text(encoding="utf-8")
+    for name, (kind, unit, _) in METRICS.items():
+        assert f"| `{name}` | {kind} | `{unit}` |" in page, name
+    for variable in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_SERVICE_NAME",
+        "OTEL_TRACES_EXPORTER",
+        "--log-format json",
+    ):
+        assert variable in page
+
+
+def test_the_python_client_page_imports_what_the_package_exports() -> None:
+    import tickets_mcp.api
+
+    page = (DOCS / "python-client.md").read_text(encoding="utf-8")
+    (names,) = re.findall(r"^from tickets_mcp\.api import (.+)$", page, re.M)
+    for name in (n.strip() for n in names.split(",")):
+        assert hasattr(tickets_mcp.api, name), name
+    for op in re.findall(r"await client\.(\w+)\(", page):
+        assert hasattr(tickets_mcp.api.TicketsClient, op), op
+
+
+OLD_PATHS = re.compile(
+    r"tools/(?:toolsets|registry\.py|safety\.py|secrets\.py|render\.py|views\.py|lifespan\.py)"
+    r"|\b(?:doctor_routes|otel|oauth)\.py|(?<![\w/])http\.py|api/(?:shared|telemetry|redis_state)\.py"
+)
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+def test_the_documents_name_no_module_that_is_gone(path: Path) -> None:
+    found = OLD_PATHS.findall(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.name} names {found}"

@@ -39,8 +39,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """The client, its operations and models load on first use: compiling the pydantic models costs
-    ~20 ms, which a server would otherwise pay before it can answer `initialize`."""
+    """The client, its operations and models load on first use: compiling the pydantic models is a
+    measurable cost a server would otherwise pay before it can answer `initialize`."""
     import importlib
 
     if name in _LAZY:

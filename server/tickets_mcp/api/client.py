@@ -150,8 +150,8 @@ class TicketsClient(Operations):
         return self._http
 
     def _connected(self) -> Caller:
-        """The pooled HTTP client, made on the first call: building its TLS context costs ~20-30 ms,
-        which a server would otherwise pay at start-up before it can answer `initialize`."""
+        """The pooled HTTP client, made on the first call: building its TLS context is a measurable
+        cost a server would otherwise pay at start-up before it can answer `initialize`."""
         if self._caller is None:
             self._http = httpx2.AsyncClient(
                 base_url=self.base_url + "/",

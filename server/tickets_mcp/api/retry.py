@@ -1,27 +1,8 @@
 """Backoff policy: Retry-After, full jitter, per-wait cap and per-call budget, method safety.
 
-What is retried (reference A.5; the client's loop in ``client.py`` applies it):
-
-- 429, any operation: wait Retry-After (delta or HTTP-date), else full-jitter backoff, and
-  retry (a 429 stored nothing, W5).
-- Connect error, connect or pool timeout (provably never sent), any operation: retry.
-- 5xx, read/write timeout, dropped connection, unparseable 200: retry idempotent operations
-  (``max_attempts`` in all); a non-idempotent write is **never** re-sent: its outcome is unknown.
-
-Every wait is capped (``max_wait``) and the waits of one call share a budget (``budget``). A 429
-whose wait would cross either raises `RateLimited` at once, carrying ``retry_after``, so the
-caller can tell an agent exactly when to come back instead of blocking.
-
-Why hand-written rather than a library (the issue asks to prefer one):
-- httpx-retries (the only one that speaks HTTP) does not work with ``httpx2.AsyncClient``
-  (its transport fails an assertion on the first request, measured), and it skips the retry loop
-  entirely for POST, even on connect errors that provably never sent anything.
-- stamina has additive jitter (``uniform(0, 1)`` added to the exponential), not full jitter; it
-  has no notion of method safety or of "never sent"; a Retry-After hook still has to be written;
-  and its total ``timeout`` counts request time too, not only the waits.
-- tenacity could express it with custom ``retry=``/``wait=``/``stop=`` callables, but every one
-  of them would be ours (its defaults retry forever with no wait), plus a dependency.
-What remains is the ~60 lines below (pure functions, property-tested) and the loop in the client.
+What may be re-sent and how long to wait, as pure functions; the request loop in ``sending.py`` applies
+it. A non-idempotent write is never re-sent after an ambiguous failure. Why not a retry library:
+docs/decisions.md.
 """
 
 from __future__ import annotations

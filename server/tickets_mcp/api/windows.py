@@ -1,16 +1,9 @@
 """Sliding-window logs: the one rate-window implementation (pacing and per-session call limits).
 
 A key allows a send when fewer than ``limit`` sends of that key finished within the last ``window``
-seconds. A send's time is taken when its answer arrives (or it fails), never when it left, so a
-local window always trails a server that counted the send somewhere in between; a send still in
-flight counts as finishing "just now". `RateWindows` is the interface (async, strings and floats
-only, so a Redis-backed implementation can serve several server replicas); `MemoryWindows` is the
-in-process one.
-
-Why not the ``limits`` package (checked: limits 5.8.0 on PyPI): its windows are whole seconds,
-while tests and benchmarks compress the minute to 0.5–1 s; it counts an event when it is taken, not
-when the send's answer arrives; it has no notion of a send still in flight; and its in-memory
-storage schedules timer tasks on the running event loop, where ours must be loop-agnostic.
+seconds; a send counts from when its answer arrives, and one still in flight counts as finishing now.
+`RateWindows` is the interface (Redis can serve it to several replicas), `MemoryWindows` the in-process
+one. Why not the ``limits`` package: docs/decisions.md.
 """
 
 from __future__ import annotations

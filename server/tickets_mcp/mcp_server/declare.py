@@ -7,7 +7,7 @@ async def get_ticket(ctx: Context, number: Number) -> Annotated[CallToolResult, 
 ```
 
 `tool` returns a `ToolSpec`; it registers nothing. Each toolset module lists its specs in a
-``TOOLS`` tuple and `registry.py` lists the toolsets. The four MCP annotations of every tool come
+``TOOLS`` tuple and `tools/__init__.py` lists the toolsets; write tools are declared with `writes.write`. The four MCP annotations of every tool come
 from its `Kind`, declared once below.
 
 The handler is wrapped at declaration time: a Tickets API error becomes an `isError` result that
@@ -51,6 +51,7 @@ SUBJECTS = {
     "comment_id": "comment {}",
     "category": "category {!r}",
     "parent": "product {!r}",
+    "product": "product {!r}",
 }
 
 

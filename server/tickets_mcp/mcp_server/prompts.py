@@ -412,8 +412,8 @@ def _messages(spec: PromptSpec, values: Mapping[str, str]) -> list[Any]:
 
 def unserved_tools(settings: Settings) -> frozenset[str]:
     """The tools this server does not serve, for `register_prompts`. Empty unless a tool filter is set or
-    a default toolset is off: only then is the tool registry (~50 ms of imports, deferred to the first
-    `tools/list` on purpose) loaded at start-up. --read-only alone is covered by the prompts' ``writes``."""
+    a default toolset is off: only then is the tool registry (imports worth deferring to the first
+    `tools/list`) loaded at start-up. --read-only alone is covered by the prompts' ``writes``."""
     from tickets_mcp.settings import DEFAULT_TOOLSETS
 
     if not (settings.tools or settings.exclude_tools) and set(DEFAULT_TOOLSETS) <= set(settings.toolsets):

@@ -1,7 +1,7 @@
 """The one module that touches private names of the `mcp` SDK; everything else uses its public API.
 
 `mcp` 2.3 has no public seam for four things this server does, so they are done here, each with
-the private name it needs (`PRIVATE_NAMES`, pinned by ``tests/test_architecture.py`` together with
+the private name it needs (`PRIVATE_NAMES`, pinned by ``tests/unit/test_architecture.py`` together with
 the SDK version range, so an upgrade that moves one fails there, in one place, with a clear message):
 
 - a `resources/list` that reads the user's open tickets needs the request context

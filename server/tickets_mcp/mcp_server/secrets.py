@@ -1,36 +1,8 @@
 """Credentials pasted into text the server sends: :func:`find_secrets` and :func:`describe_secrets`.
 
-Only these shapes are reported (the finding's ``kind`` in parentheses); precision matters as much as
-recall, so each shape is either self-identifying (a fixed prefix) or needs a label next to a value that
-looks like a credential:
-
-- AWS access key ids, ``AKIA``/``ASIA``/… and 16 upper-case letters or digits (``aws_access_key``); a
-  40-character AWS secret key after an ``aws…secret``/``aws…sk`` label (``aws_secret_key``);
-- Stripe keys ``sk_live_``, ``sk_test_``, ``rk_live_``, ``rk_test_`` + 24 or more letters/digits
-  (``stripe_key``);
-- GitHub tokens ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_`` + 36 or more, ``github_pat_`` + 50 or more
-  (``github_token``); GitLab ``glpat-`` and friends (``gitlab_token``);
-- Slack tokens ``xoxb-``/``xoxp-``/``xoxa-``/``xoxr-``/``xoxs-``/``xoxo-`` with digits (``slack_token``)
-  and ``https://hooks.slack.com/…`` webhooks (``slack_webhook``);
-- JWTs: three base64url parts whose header decodes to a JSON object with ``"alg"`` (``jwt``);
-- PEM private keys, any ``-----BEGIN … PRIVATE KEY-----`` block, or such a header followed by key material
-  (a cut paste); a bare header line mentioned in prose is not a key (``private_key``);
-- ``password``/``passwd``/``passphrase``/``pass``/``pwd``/``пароль`` (``password``), ``secret``,
-  ``client_secret``, ``secret_key`` (``secret``), ``api_key``, ``access_key``, ``token``, ``токен``,
-  ``Bearer`` (``api_token``) followed by ``:``, ``=``, ``:=``, ``=>`` (also ``is``/``—`` after the longer
-  labels, a space after ``--password``) and a value, quoted or not. Plain words ("Password: incorrect"),
-  placeholders (``****``, ``xxx``, ``<password>``, ``${PASS}``, ``%PASS%``), paths, code expressions
-  and UUIDs are not values; token values must be 16+ characters of letters and digits;
-- URLs with a password, ``scheme://user:password@host`` (``connection_string``);
-- Selectel static tokens: 20+ random letters and digits (both cases and digits, high entropy), ``_``,
-  the 5-8 digit account number (``selectel_token``).
-
-A finding's span is the secret value (the whole token, or only the value after a label); spans never
-overlap, and a span matched by a more specific shape keeps that kind (``password: ghp_…`` is a GitHub
-token). Its ``hint``
-never contains the value: a fixed, non-secret prefix of at most 4 characters plus ``****`` (``AKIA****``,
-``ghp_****``), only ``****`` for passwords and generic secrets, and the ``BEGIN`` line for a PEM key.
-Patterns compile on first use (cold start is measured).
+Only well-known shapes are reported, each self-identifying (a fixed prefix) or labelled, since a false
+alarm stops a write; a finding's ``hint`` never holds the value. The shapes, and why precision first:
+docs/decisions.md. Patterns compile on first use (cold start is measured).
 """
 
 from __future__ import annotations
@@ -316,7 +288,7 @@ def _private_keys(text: str, header: re.Pattern[str], material: re.Pattern[str])
 
 
 def find_secrets(text: str) -> list[SecretFinding]:
-    """Find credentials in ``text`` (the shapes in this module's docstring), in order, without overlaps."""
+    """Find credentials in ``text`` (the shapes in docs/decisions.md), in order, without overlaps."""
     pem, rules = _rules()
     not_credential = _helpers()[3]
     found = _private_keys(text, *pem)  # first: the rules below run in priority order too

@@ -76,7 +76,7 @@ class ToolGate:
 
     def prepare(self) -> None:
         """Serve the tools the settings enable. Done on first use rather than at start-up: importing the
-        handlers and building their schemas is ~50 ms of a cold start, before `initialize` could be answered."""
+        handlers and building their schemas is much of a cold start, before `initialize` could be answered."""
         if self._ready:
             return
         from tickets_mcp.mcp_server.tools import select_tools

@@ -1,6 +1,6 @@
 """The embedded sandbox: an independent emulation of the Tickets API v1.2.0 for demos and tests.
 
-It imports nothing from ``tickets_mcp.api`` or ``tickets_mcp.tools`` (docs/architecture.md), and follows
+It imports nothing from ``tickets_mcp.api`` or ``tickets_mcp.mcp_server`` (docs/architecture.md), and follows
 ``docs/wire-decisions.md`` (W1..W16) where the vendor reference is silent.
 
 Mounts (W1): the API under ``/support`` (every operation of the vendor reference; updates

@@ -81,7 +81,7 @@ class SandboxHandle:
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket; ``IPPROTO_TCP`` so asyncio sets ``TCP_NODELAY`` on accepted connections
-    (without it, Nagle plus delayed ACKs add ~40 ms to every keep-alive request)."""
+    (without it, Nagle plus delayed ACKs add a delayed-ACK timeout to every keep-alive request)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
