@@ -70,7 +70,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
-from tickets_mcp.api.dedup import Result, Settle
+from tickets_mcp.api.dedup import Claim, Dedup, Result
 from tickets_mcp.api.errors import SharedStateUnavailable
 from tickets_mcp.api.windows import SAFETY
 
@@ -426,7 +426,7 @@ class RedisWindows:
         await self.link.aclose()
 
 
-class RedisDedup:
+class RedisDedup(Dedup):
     """`Dedup` in Redis: an identical create on any replica waits for the first and gets its result."""
 
     def __init__(
@@ -445,41 +445,26 @@ class RedisDedup:
         base = key_name("dedup", key)
         return [f"{base}:result", f"{base}:running"]
 
-    async def run_once(
-        self,
-        key: str,
-        window: float,
-        create: Callable[[], Awaitable[Result]],
-        settle: Settle | None = None,
-    ) -> tuple[Result, bool]:
-        if window <= 0:
-            return await create(), False
-        keys = self.keys(key)
+    async def _claim(self, key: str) -> Claim:
         token = secrets.token_hex(8)
-        claim_args = [token, _ms(self.lease)]
-        waited = False
-        while True:
-            state, value = await self.link.run(lambda client: CLAIM(client, keys, claim_args))
-            if int(state) == 1:
-                return json.loads(value), True
-            if int(state) == 2:
-                break
-            waited = True
-            await anyio.sleep(self.poll)  # another call (on any replica) is creating it
-        # Ours now, after a call that never stored a result: it failed, or its replica died mid-write.
-        # In the second case the write may have gone through: look before sending.
-        taken_over: Result | None = None
-        try:
-            if waited and settle is not None:
-                taken_over = await settle()
-            result = taken_over if taken_over is not None else await self._holding(keys[1], token, create)
-            stored = json.dumps(result)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._quietly(ABANDON, keys[1:], [token])  # one waiter runs it next
-            raise
-        await self._quietly(FINISH, keys, [token, stored, _ms(window)])
-        return result, taken_over is not None
+        state, value = await self.link.run(
+            lambda client: CLAIM(client, self.keys(key), [token, _ms(self.lease)])
+        )
+        if int(state) == 1:
+            return Claim(result=json.loads(value))
+        return Claim(ours=int(state) == 2, handle=token)
+
+    async def _wait(self, key: str, claim: Claim) -> None:
+        await anyio.sleep(self.poll)  # another call (on any replica) is creating it
+
+    async def _run(self, key: str, claim: Claim, create: Callable[[], Awaitable[Result]]) -> Result:
+        return await self._holding(self.keys(key)[1], claim.handle, create)
+
+    async def _finish(self, key: str, claim: Claim, result: Result, window: float) -> None:
+        await self._quietly(FINISH, self.keys(key), [claim.handle, json.dumps(result), _ms(window)])
+
+    async def _abandon(self, key: str, claim: Claim) -> None:
+        await self._quietly(ABANDON, self.keys(key)[1:], [claim.handle])
 
     async def _holding(self, marker: str, token: str, create: Callable[[], Awaitable[Result]]) -> Result:
         """Run ``create`` while renewing our marker's lease."""

@@ -22,7 +22,8 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import anyio
 
@@ -30,8 +31,46 @@ Result = dict[str, Any]
 Settle = Callable[[], Awaitable[Result | None]]
 
 
-@runtime_checkable
-class Dedup(Protocol):
+def payload_key(identity: str, operation: str, payload: Any) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{identity}\x00{operation}\x00{canonical}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a `Dedup` store answered for a key: an earlier result, the key now ours, or busy."""
+
+    result: Result | None = None
+    ours: bool = False
+    handle: Any = None  # what the store needs to wait for, renew or release this claim
+
+
+class Dedup:
+    """The memory of writes done or in flight. `run_once` is one algorithm over a store of claims,
+    which `MemoryDedup` and the Redis version (`redis_state.RedisDedup`) each supply (the primitives
+    below, and the numbers)."""
+
+    # Whether a call that takes over from one that never stored a result asks ``settle`` first: yes
+    # where that call may have died mid-write elsewhere (a replica), no in one process.
+    settles_takeovers: ClassVar[bool] = True
+
+    async def _claim(self, key: str) -> Claim:
+        raise NotImplementedError
+
+    async def _wait(self, key: str, claim: Claim) -> None:
+        """Until the call holding ``key`` may have ended."""
+        raise NotImplementedError
+
+    async def _run(self, key: str, claim: Claim, create: Callable[[], Awaitable[Result]]) -> Result:
+        return await create()
+
+    async def _finish(self, key: str, claim: Claim, result: Result, window: float) -> None:
+        raise NotImplementedError
+
+    async def _abandon(self, key: str, claim: Claim) -> None:
+        """Give the key up without a result: one waiting call runs ``create`` next."""
+        raise NotImplementedError
+
     async def run_once(
         self,
         key: str,
@@ -44,28 +83,48 @@ class Dedup(Protocol):
         ``settle`` is asked first when this call takes over from one that was running elsewhere and never
         finished (a replica died mid-write): its result, if it finds the write went through, is taken
         as that call's (``reused``) and nothing is sent."""
-        ...
+        if window <= 0:
+            return await create(), False
+        waited = False
+        while True:
+            claim = await self._claim(key)
+            if claim.result is not None:
+                return claim.result, True
+            if claim.ours:
+                break
+            waited = True
+            await self._wait(key, claim)
+        # Ours now, after a call that never stored a result: it failed, or (elsewhere) died mid-write.
+        # In the second case the write may have gone through: look before sending.
+        taken_over: Result | None = None
+        try:
+            if waited and settle is not None and self.settles_takeovers:
+                taken_over = await settle()
+            result = taken_over if taken_over is not None else await self._run(key, claim, create)
+            await self._finish(key, claim, result, window)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._abandon(key, claim)
+            raise
+        return result, taken_over is not None
 
     async def remember_number(self, identity: str, number: int) -> None:
         """Ticket ``number`` was created by ``identity``."""
-        ...
+        raise NotImplementedError
 
     async def known_numbers(self, identity: str) -> frozenset[int]:
         """The tickets remembered for ``identity``."""
-        ...
+        raise NotImplementedError
 
 
-def payload_key(identity: str, operation: str, payload: Any) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{identity}\x00{operation}\x00{canonical}".encode()).hexdigest()
-
-
-class MemoryDedup:
+class MemoryDedup(Dedup):
     """`Dedup` in this process. A call waiting for an identical one in flight awaits an
     `anyio.Event` set when that one ends (so waiters share the first call's event loop); no polling.
 
     Results are stored and handed back as deep copies: no caller can change what another gets.
     """
+
+    settles_takeovers = False  # a call it waits for always ends, its own recovery having run
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -81,39 +140,33 @@ class MemoryDedup:
             self._purge(self._clock())
             return len(self._done)
 
-    async def run_once(
-        self,
-        key: str,
-        window: float,
-        create: Callable[[], Awaitable[Result]],
-        settle: Settle | None = None,
-    ) -> tuple[Result, bool]:
-        # ``settle`` is never needed in one process: a call it waits for always ends (its own recovery ran).
-        if window <= 0:
-            return await create(), False
-        while True:
-            with self._lock:
-                self._purge(self._clock())
-                hit = self._done.get(key)
-                if hit is not None:
-                    return copy.deepcopy(hit[1]), True
-                running = self._running.get(key)
-                if running is None:
-                    ours = self._running[key] = anyio.Event()
-                    break
-            await running.wait()  # it ended: take its result, or (it failed) run or wait again
-        try:
-            result = await create()
-            with self._lock:
-                expires = self._clock() + window
-                self._done[key] = (expires, copy.deepcopy(result))
-                heapq.heappush(self._expiry, (expires, key))
-            return result, False
-        finally:
-            with self._lock:
-                if self._running.get(key) is ours:
-                    del self._running[key]
-            ours.set()
+    async def _claim(self, key: str) -> Claim:
+        with self._lock:
+            self._purge(self._clock())
+            hit = self._done.get(key)
+            if hit is not None:
+                return Claim(result=copy.deepcopy(hit[1]))
+            running = self._running.get(key)
+            if running is not None:
+                return Claim(handle=running)
+            ours = self._running[key] = anyio.Event()
+            return Claim(ours=True, handle=ours)
+
+    async def _wait(self, key: str, claim: Claim) -> None:
+        await claim.handle.wait()
+
+    async def _finish(self, key: str, claim: Claim, result: Result, window: float) -> None:
+        with self._lock:
+            expires = self._clock() + window
+            self._done[key] = (expires, copy.deepcopy(result))
+            heapq.heappush(self._expiry, (expires, key))
+        await self._abandon(key, claim)  # the key is no longer running; its waiters find the result
+
+    async def _abandon(self, key: str, claim: Claim) -> None:
+        with self._lock:
+            if self._running.get(key) is claim.handle:
+                del self._running[key]
+        claim.handle.set()
 
     async def remember_number(self, identity: str, number: int) -> None:
         with self._lock:

@@ -73,6 +73,7 @@ class Refusal:
 
     message: str
     code: str
+    details: dict[str, Any] = field(default_factory=dict)  # more structured content (retry_after_seconds...)
 
 
 Send = Callable[[TicketsClient, dict[str, Any]], Awaitable[Any]]  # (client, the body without nulls)
@@ -155,26 +156,26 @@ def outbound(texts: dict[str, str | None], *, allow_secrets: bool) -> tuple[dict
 
 
 async def message_plan(
-    ctx: Context,
-    action: str,
-    number: int,
-    given: dict[str, Any],
-    allow_secrets: bool,
-    *,
-    closed: bool,
-    refusal: tuple[str, str],
+    ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool, *, reopen: bool
 ) -> Plan:
-    """The plan of a message to a ticket's thread (a comment, or a reopening), which needs the ticket
-    closed or open as ``closed`` says. The ticket is read only when the user is going to be asked (a
-    secret): otherwise the API's own refusal says the same without an extra read."""
-    texts, about = outbound({"body": given["body"]}, allow_secrets=allow_secrets)
+    """The plan of a message to a ticket's thread: a comment (the ticket must be open) or a reopening
+    (it must be closed). The ticket is read only when the user is going to be asked (a secret):
+    otherwise the API's own refusal says the same without an extra read."""
+    if reopen:
+        action = f"Reopen ticket {number}"
+        why = f"ticket {number} is not closed, so there is nothing to reopen: add_comment(number={number}, body=...) instead."
+        code = "ticket_not_closed"
+    else:
+        action = f"Add a comment to ticket {number}"
+        why = f"ticket {number} is closed: reopen_ticket(number={number}, body=...) to continue its conversation."
+        code = "ticket_closed"
+    texts, about = outbound({"body": body}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action=action, **about)
-    files = given.get("files")
-    body = {"body": texts["body"], "files": [str(f) for f in files] if files else None}
-    plan = Plan(action=action, body=body, **about)
-    if plan.asks and ticket_view(await caller_of(ctx).client.get_ticket(number)).closed != closed:
-        return refused(action, *refusal)
+    sent = {"body": texts["body"], "files": [str(f) for f in files] if files else None}
+    plan = Plan(action=action, body=sent, **about)
+    if plan.asks and ticket_view(await caller_of(ctx).client.get_ticket(number)).closed != reopen:
+        return refused(action, why, code)
     return plan
 
 
@@ -291,8 +292,9 @@ def _planning(planner: Planner) -> Planner:
             text = (
                 error.content[0].text if error.content and isinstance(error.content[0], TextContent) else ""
             )
-            code = (error.structured_content or {}).get("code", "api_error")
-            return Plan(action=planner.__name__, refusal=Refusal(text, str(code)))
+            details = {k: v for k, v in (error.structured_content or {}).items() if k != "error"}
+            code = str(details.pop("code", "api_error"))
+            return Plan(action=planner.__name__, refusal=Refusal(text, code, details))
 
     return plan
 
@@ -343,7 +345,9 @@ def decide(outcome: ElicitationResult[Any]) -> Decision:
 def not_sent(ctx: Context, plan: Plan, consent: ElicitationResult[Any], **ids: int) -> CallToolResult | None:
     """None when ``plan.body`` may be sent; otherwise the result saying that nothing was sent, and why."""
     if plan.refusal is not None:
-        return fail(plan.refusal.message, code=plan.refusal.code, sent=False, **ids)
+        return fail(
+            plan.refusal.message, **{**plan.refusal.details, "code": plan.refusal.code, "sent": False, **ids}
+        )
     decision = decide(consent)
     if decision in ("accepted", "not_asked"):
         return None

@@ -42,18 +42,7 @@ async def add_comment(
     ctx: Context, number: Number, body: Body, files: Files = None, allow_secrets: AllowSecrets = False
 ) -> Plan:
     """Post a comment to an open ticket as the client (closed tickets need reopen_ticket first)."""
-    plan = await message_plan(
-        ctx,
-        f"Add a comment to ticket {number}",
-        number,
-        {"body": body, "files": files},
-        allow_secrets,
-        closed=False,
-        refusal=(
-            f"ticket {number} is closed: reopen_ticket(number={number}, body=...) to continue its conversation.",
-            "ticket_closed",
-        ),
-    )
+    plan = await message_plan(ctx, number, body, files, allow_secrets, reopen=False)
 
     def added(comment: Comment) -> tuple[str, dict[str, Any]]:
         view = comment_view(comment)

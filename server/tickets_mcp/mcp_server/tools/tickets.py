@@ -343,18 +343,7 @@ async def reopen_ticket(
     ctx: Context, number: Number, body: Body, files: Files = None, allow_secrets: AllowSecrets = False
 ) -> Plan:
     """Reopen a closed ticket with a comment saying why (the problem came back, the answer was wrong...)."""
-    plan = await message_plan(
-        ctx,
-        f"Reopen ticket {number}",
-        number,
-        {"body": body, "files": files},
-        allow_secrets,
-        closed=True,
-        refusal=(
-            f"ticket {number} is not closed, so there is nothing to reopen: add_comment(number={number}, body=...) instead.",
-            "ticket_not_closed",
-        ),
-    )
+    plan = await message_plan(ctx, number, body, files, allow_secrets, reopen=True)
 
     def reopened(ticket: TicketV1) -> tuple[str, dict[str, Any]]:
         return f"Reopened ticket #{number}.", {"number": number, "ticket": ticket_view(ticket)}
