@@ -33,9 +33,9 @@ import httpx2
 from harness import ROOT, SandboxProcess, log, machine_facts, pct, rss_kib
 from results_doc import CLUSTER_MARK
 
-sys.path.insert(0, str(ROOT / "tests"))  # the test suite's real-process helpers
-from redis_support import RedisServer
-from server_process import RoundRobin, ServerProcess
+sys.path.insert(0, str(ROOT / "tests"))  # the test suite's real-process helpers (tests/support/)
+from support.redis_server import RedisServer
+from support.servers import RoundRobin, ServerProcess
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 MARK = CLUSTER_MARK

@@ -1,12 +1,22 @@
-"""Shared pytest configuration: async tests run on anyio's asyncio backend; a real Redis on loopback."""
+"""Shared pytest configuration: async tests run on anyio's asyncio backend; a real Redis on loopback.
+
+The layout (unit/ and the integration folders) and the markers are described in tests/README.md.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from redis_support import RedisServer
+try:
+    import tickets_mcp  # noqa: F401
+except ModuleNotFoundError:  # the project is not installed into the venv: use the source tree
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+
+from support.redis_server import RedisServer
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import time
 
 import anyio
 import pytest
-from api_contract_helpers import CATEGORY, FIELDS, calls, make_client
 
+from support.api_client import CATEGORY, FIELDS, calls, make_client
 from tickets_mcp.api import (
     InvalidRequest,
     RateLimited,
@@ -38,133 +38,135 @@ async def journaled_post(sb: SandboxHandle) -> None:
 
 
 @pytest.mark.parametrize("kind", ["429", "429-date"])
-async def test_429_retry_after_is_honoured(sb: SandboxHandle, kind: str) -> None:
-    sb.set_faults({"sequence": [kind], "methods": ["GET"], "retry_after": 1})
+async def test_429_retry_after_is_honoured(sandbox: SandboxHandle, kind: str) -> None:
+    sandbox.set_faults({"sequence": [kind], "methods": ["GET"], "retry_after": 1})
     progress: list[str] = []
 
     async def on_progress(done: float, total: float | None, message: str) -> None:
         progress.append(message)
 
-    async with make_client(sb) as c:
+    async with make_client(sandbox) as c:
         with reporting_progress(on_progress):
             ticket = (await c.search_tickets(items_per_page=1)).items[0]
-    first, second = calls(sb, "GET")
+    first, second = calls(sandbox, "GET")
     assert first["status"] == 429 and first["fault"] == kind and second["status"] == 200
     assert second["time"] - first["time"] >= 1.0
     assert ticket.number and any("rate limited" in m for m in progress)
 
 
-async def test_429_date_waits_until_the_date(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": ["429-date"], "methods": ["GET"], "retry_after": 1})
-    async with make_client(sb) as c:
+async def test_429_date_waits_until_the_date(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults({"sequence": ["429-date"], "methods": ["GET"], "retry_after": 1})
+    async with make_client(sandbox) as c:
         start = time.time()
         await c.list_categories()
-    _, second = calls(sb, "GET")
+    _, second = calls(sandbox, "GET")
     # The sandbox rounds the date up to a whole second; the retry never comes before it.
     assert second["time"] >= int(start) + 1
 
 
-async def test_429_without_retry_after_uses_backoff(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": ["429-none", "429-none"], "methods": ["GET"]})
-    async with make_client(sb) as c:
+async def test_429_without_retry_after_uses_backoff(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults({"sequence": ["429-none", "429-none"], "methods": ["GET"]})
+    async with make_client(sandbox) as c:
         await c.list_topics()
-    assert [e["status"] for e in calls(sb, "GET")] == [429, 429, 200]
+    assert [e["status"] for e in calls(sandbox, "GET")] == [429, 429, 200]
 
 
-async def test_over_budget_raises_rate_limited(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": ["429"], "retry_after": 7})
-    async with make_client(sb, retry=RetryPolicy(max_wait=2.0, budget=2.0)) as c:
+async def test_over_budget_raises_rate_limited(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults({"sequence": ["429"], "retry_after": 7})
+    async with make_client(sandbox, retry=RetryPolicy(max_wait=2.0, budget=2.0)) as c:
         with pytest.raises(RateLimited) as info:
             await c.add_comment(2401030, body="hello")
     assert info.value.retry_after == 7 and info.value.status == 429
-    assert len(calls(sb)) == 1
+    assert len(calls(sandbox)) == 1
 
 
-async def test_5xx_on_get_is_retried(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": ["503", "502"], "methods": ["GET"]})
-    async with make_client(sb) as c:
+async def test_5xx_on_get_is_retried(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults({"sequence": ["503", "502"], "methods": ["GET"]})
+    async with make_client(sandbox) as c:
         assert await c.list_categories()
-    assert [e["status"] for e in calls(sb, "GET")] == [503, 502, 200]
+    assert [e["status"] for e in calls(sandbox, "GET")] == [503, 502, 200]
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504"])
-async def test_5xx_on_create_is_never_resent_and_looked_up(sb: SandboxHandle, kind: str) -> None:
-    sb.set_faults({"sequence": [kind], "methods": ["POST"]})
+async def test_5xx_on_create_is_never_resent_and_looked_up(sandbox: SandboxHandle, kind: str) -> None:
+    sandbox.set_faults({"sequence": [kind], "methods": ["POST"]})
     summary = f"Contract: unapplied {kind}"
     with pytest.raises(ServerError) as info:
-        await create(sb, summary)
+        await create(sandbox, summary)
     if kind == "504":  # a gateway gave up waiting: the API may still create it, so nothing is proven
         assert info.value.outcome_unknown and info.value.code != "not_applied"
         assert "search for the result" in info.value.message and "again in a minute" in info.value.message
     else:  # the API answered: the search afterwards proves it was not created
         assert not info.value.outcome_unknown and info.value.code == "not_applied"
         assert "Calling create_ticket again is safe" in info.value.message
-    posts = calls(sb, "POST", "/v2/tickets")
+    posts = calls(sandbox, "POST", "/v2/tickets")
     assert len(posts) == 1 and posts[0]["status"] == int(kind)
-    lookup = [e for e in calls(sb, "GET", "/v2/tickets") if e["query"].get("q") == [summary]]
+    lookup = [e for e in calls(sandbox, "GET", "/v2/tickets") if e["query"].get("q") == [summary]]
     assert lookup and lookup[0]["time"] > posts[0]["time"]
 
 
-async def test_applied_5xx_on_create_is_recovered(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": [{"kind": "502", "applied": True}], "methods": ["POST"]})
-    result = await create(sb, "Contract: applied 502")
+async def test_applied_5xx_on_create_is_recovered(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults({"sequence": [{"kind": "502", "applied": True}], "methods": ["POST"]})
+    result = await create(sandbox, "Contract: applied 502")
     assert result.recovered and not result.reused and result.ticket.summary == "Contract: applied 502"
-    assert len(calls(sb, "POST", "/v2/tickets")) == 1
+    assert len(calls(sandbox, "POST", "/v2/tickets")) == 1
 
 
 @pytest.mark.parametrize("kind", ["drop", "malformed"])
-async def test_dropped_or_garbled_create_is_recovered(sb: SandboxHandle, kind: str) -> None:
-    sb.set_faults({"sequence": [kind], "methods": ["POST"]})
-    result = await create(sb, f"Contract: {kind}")
+async def test_dropped_or_garbled_create_is_recovered(sandbox: SandboxHandle, kind: str) -> None:
+    sandbox.set_faults({"sequence": [kind], "methods": ["POST"]})
+    result = await create(sandbox, f"Contract: {kind}")
     assert result.recovered
-    assert len(calls(sb, "POST", "/v2/tickets")) == 1
+    assert len(calls(sandbox, "POST", "/v2/tickets")) == 1
 
 
-async def test_timeout_on_create_is_never_resent(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": [{"kind": "timeout", "delay": 1.0, "applied": False}], "methods": ["POST"]})
+async def test_timeout_on_create_is_never_resent(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults(
+        {"sequence": [{"kind": "timeout", "delay": 1.0, "applied": False}], "methods": ["POST"]}
+    )
     with pytest.raises(TransportError) as info:
-        await create(sb, "Contract: timeout", read_timeout=0.3)
+        await create(sandbox, "Contract: timeout", read_timeout=0.3)
     assert info.value.outcome_unknown and info.value.sent
     assert "the request timed out, so the API may still apply it" in info.value.message
-    await journaled_post(sb)
-    assert len(calls(sb, "POST", "/v2/tickets")) == 1
-    assert any(e["query"].get("q") == ["Contract: timeout"] for e in calls(sb, "GET"))
+    await journaled_post(sandbox)
+    assert len(calls(sandbox, "POST", "/v2/tickets")) == 1
+    assert any(e["query"].get("q") == ["Contract: timeout"] for e in calls(sandbox, "GET"))
 
 
-async def test_applied_timeout_on_create_is_recovered(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": [{"kind": "timeout", "delay": 1.0}], "methods": ["POST"]})
-    result = await create(sb, "Contract: slow create", read_timeout=0.3)
+async def test_applied_timeout_on_create_is_recovered(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults({"sequence": [{"kind": "timeout", "delay": 1.0}], "methods": ["POST"]})
+    result = await create(sandbox, "Contract: slow create", read_timeout=0.3)
     assert result.recovered
-    await journaled_post(sb)
-    assert len(calls(sb, "POST", "/v2/tickets")) == 1
+    await journaled_post(sandbox)
+    assert len(calls(sandbox, "POST", "/v2/tickets")) == 1
 
 
-async def test_comment_5xx_is_never_resent(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": ["500"], "methods": ["POST"]})
-    async with make_client(sb) as c:
+async def test_comment_5xx_is_never_resent(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults({"sequence": ["500"], "methods": ["POST"]})
+    async with make_client(sandbox) as c:
         with pytest.raises(ServerError) as info:
             await c.add_comment(2401030, body="once only")
         assert info.value.code == "not_applied" and not info.value.outcome_unknown  # the thread was read
         assert "once only" not in [x.body for x in await c.list_comments(2401030)]
-    assert len(calls(sb, "POST")) == 1
-    assert [e["method"] for e in calls(sb)][:2] == ["POST", "GET"]
+    assert len(calls(sandbox, "POST")) == 1
+    assert [e["method"] for e in calls(sandbox)][:2] == ["POST", "GET"]
 
 
-async def test_identical_create_is_reused(sb: SandboxHandle) -> None:
+async def test_identical_create_is_reused(sandbox: SandboxHandle) -> None:
     shared = MemoryDedup()  # what two clients of one server (or replicas) share
-    first = await create(sb, "Contract: twice", dedup=shared)
-    second = await create(sb, "Contract: twice", dedup=shared)
+    first = await create(sandbox, "Contract: twice", dedup=shared)
+    second = await create(sandbox, "Contract: twice", dedup=shared)
     assert second.reused and second.ticket.number == first.ticket.number
-    assert len(calls(sb, "POST")) == 1
-    third = await create(sb, "Contract: twice", dedup_window=0, dedup=shared)
+    assert len(calls(sandbox, "POST")) == 1
+    third = await create(sandbox, "Contract: twice", dedup_window=0, dedup=shared)
     assert not third.reused and third.ticket.number != first.ticket.number
-    fourth = await create(sb, "Contract: twice")  # a client with its own state knows nothing of them
+    fourth = await create(sandbox, "Contract: twice")  # a client with its own state knows nothing of them
     assert not fourth.reused
-    assert len([c for c in calls(sb, "POST") if c["status"] == 200]) == 3
+    assert len([c for c in calls(sandbox, "POST") if c["status"] == 200]) == 3
 
 
-async def test_invalid_arguments_send_nothing(sb: SandboxHandle) -> None:
-    async with make_client(sb) as c:
+async def test_invalid_arguments_send_nothing(sandbox: SandboxHandle) -> None:
+    async with make_client(sandbox) as c:
         bad_calls = [
             c.create_ticket(summary="", categories=[CATEGORY]),
             c.create_ticket(summary="s", categories=[CATEGORY], access_level="everyone"),  # type: ignore[arg-type]
@@ -180,4 +182,4 @@ async def test_invalid_arguments_send_nothing(sb: SandboxHandle) -> None:
             with pytest.raises(InvalidRequest) as info:
                 await pending
             assert info.value.status is None and info.value.sent is False and info.value.fields
-    assert sb.journal() == []
+    assert sandbox.journal() == []

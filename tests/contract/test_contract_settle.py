@@ -14,8 +14,8 @@ from typing import Any
 
 import anyio
 import pytest
-from api_contract_helpers import CATEGORY, FIELDS, calls, make_client
 
+from support.api_client import CATEGORY, FIELDS, calls, make_client
 from tickets_mcp.api import ServerError, TicketsApiError, TicketsClient, TransportError
 from tickets_mcp.api.dedup import MemoryDedup
 from tickets_mcp.api.models import Comment, TicketV1, Vote
@@ -129,15 +129,15 @@ async def posts(sb: SandboxHandle, path: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("fault", APPLIED, ids=fault_id)
 @pytest.mark.parametrize("make", WRITES, ids=lambda f: f.__name__)
 async def test_applied_write_is_recovered(
-    sb: SandboxHandle, make: Callable[[SandboxHandle], Write], fault: dict[str, Any]
+    sandbox: SandboxHandle, make: Callable[[SandboxHandle], Write], fault: dict[str, Any]
 ) -> None:
-    write = make(sb)
-    sb.set_faults({"sequence": [fault], "methods": ["POST"]})
-    async with make_client(sb, read_timeout=READ_TIMEOUT) as c:
+    write = make(sandbox)
+    sandbox.set_faults({"sequence": [fault], "methods": ["POST"]})
+    async with make_client(sandbox, read_timeout=READ_TIMEOUT) as c:
         result = await write.send(c)
     assert write.check(result) and result.recovered is True
     assert "recovered" not in result.model_dump()
-    sent = await posts(sb, write.path)
+    sent = await posts(sandbox, write.path)
     assert len(sent) == 1 and sent[0]["applied"] is True and sent[0]["fault"] == fault["kind"]
     assert write.in_state()
 
@@ -145,79 +145,81 @@ async def test_applied_write_is_recovered(
 @pytest.mark.parametrize("fault", NOT_APPLIED, ids=fault_id)
 @pytest.mark.parametrize("make", WRITES, ids=lambda f: f.__name__)
 async def test_unapplied_write_is_reported_not_applied(
-    sb: SandboxHandle, make: Callable[[SandboxHandle], Write], fault: dict[str, Any]
+    sandbox: SandboxHandle, make: Callable[[SandboxHandle], Write], fault: dict[str, Any]
 ) -> None:
-    write = make(sb)
-    sb.set_faults({"sequence": [fault], "methods": ["POST"]})
-    async with make_client(sb) as c:
+    write = make(sandbox)
+    sandbox.set_faults({"sequence": [fault], "methods": ["POST"]})
+    async with make_client(sandbox) as c:
         with pytest.raises(TicketsApiError) as info:
             await write.send(c)
     error = info.value
     assert isinstance(error, ServerError if fault["kind"] != "drop" else TransportError)
     assert error.code == "not_applied" and error.outcome_unknown is False and error.sent is True
     assert "read just now" in error.message and "again is safe" in error.message
-    sent = calls(sb, "POST", write.path)
+    sent = calls(sandbox, "POST", write.path)
     assert len(sent) == 1 and sent[0]["applied"] is False
     assert not write.in_state()
 
 
 @pytest.mark.parametrize("make", WRITES, ids=lambda f: f.__name__)
 async def test_a_failed_lookup_keeps_the_outcome_unknown(
-    sb: SandboxHandle, make: Callable[[SandboxHandle], Write]
+    sandbox: SandboxHandle, make: Callable[[SandboxHandle], Write]
 ) -> None:
-    write = make(sb)
-    sb.set_faults(
+    write = make(sandbox)
+    sandbox.set_faults(
         [
             {"sequence": [{"kind": "drop", "applied": True}], "methods": ["POST"]},
             {"probability": 1.0, "kinds": ["503"], "methods": ["GET"]},
         ]
     )
-    async with make_client(sb) as c:
+    async with make_client(sandbox) as c:
         with pytest.raises(TransportError) as info:
             await write.send(c)
     error = info.value
     assert error.outcome_unknown is True and error.code != "not_applied"
     assert "Checking afterwards failed too (HTTP 503" in error.message
     assert "before calling" in error.message and "again, or it may be applied twice" in error.message
-    assert len(calls(sb, "POST", write.path)) == 1 and calls(sb, "GET")  # looked, never re-sent
+    assert len(calls(sandbox, "POST", write.path)) == 1 and calls(sandbox, "GET")  # looked, never re-sent
     assert write.in_state()
 
 
 @pytest.mark.parametrize("make", WRITES, ids=lambda f: f.__name__)
 async def test_a_timed_out_write_found_missing_may_still_apply(
-    sb: SandboxHandle, make: Callable[[SandboxHandle], Write]
+    sandbox: SandboxHandle, make: Callable[[SandboxHandle], Write]
 ) -> None:
     """A timed-out request may still be running on the server: "not there yet" proves nothing."""
-    write = make(sb)
-    sb.set_faults({"sequence": [{"kind": "timeout", "delay": DELAY, "applied": False}], "methods": ["POST"]})
-    async with make_client(sb, read_timeout=READ_TIMEOUT) as c:
+    write = make(sandbox)
+    sandbox.set_faults(
+        {"sequence": [{"kind": "timeout", "delay": DELAY, "applied": False}], "methods": ["POST"]}
+    )
+    async with make_client(sandbox, read_timeout=READ_TIMEOUT) as c:
         with pytest.raises(TransportError) as info:
             await write.send(c)
     error = info.value
     assert error.outcome_unknown is True and error.code is None
     assert "Checked just now" in error.message and "may still apply it" in error.message
-    assert len(await posts(sb, write.path)) == 1
+    assert len(await posts(sandbox, write.path)) == 1
     assert not write.in_state()
 
 
-async def test_a_successful_write_is_not_marked_recovered(sb: SandboxHandle) -> None:
-    write = add_comment(sb)
-    async with make_client(sb) as c:
+async def test_a_successful_write_is_not_marked_recovered(sandbox: SandboxHandle) -> None:
+    write = add_comment(sandbox)
+    async with make_client(sandbox) as c:
         result = await write.send(c)
     assert write.check(result) and result.recovered is False
-    assert [e["method"] for e in calls(sb)] == ["POST"]  # no lookup after a clean answer
+    assert [e["method"] for e in calls(sandbox)] == ["POST"]  # no lookup after a clean answer
 
 
 # -- comments: the same text added before is not the new comment ------------------------------------
 
 
 async def test_an_earlier_identical_comment_of_this_client_is_not_taken_for_the_new_one(
-    sb: SandboxHandle,
+    sandbox: SandboxHandle,
 ) -> None:
-    number, body = fresh_ticket(sb), "Same words twice"
-    async with make_client(sb, dedup_window=0) as c:  # on purpose, within a minute: dedup off
+    number, body = fresh_ticket(sandbox), "Same words twice"
+    async with make_client(sandbox, dedup_window=0) as c:  # on purpose, within a minute: dedup off
         first = await c.add_comment(number, body=body)
-        sb.set_faults({"sequence": ["503"], "methods": ["POST"]})
+        sandbox.set_faults({"sequence": ["503"], "methods": ["POST"]})
         with pytest.raises(ServerError) as info:
             await c.add_comment(number, body=body)
         assert info.value.code == "not_applied" and not info.value.outcome_unknown
@@ -225,36 +227,36 @@ async def test_an_earlier_identical_comment_of_this_client_is_not_taken_for_the_
             f"The API answered HTTP 503, but the thread of ticket {number}, read just now, has no such "
             "comment: it was not added. Calling add_comment again is safe; try again if it is still wanted."
         )
-        sb.set_faults({"sequence": [{"kind": "drop", "applied": True}], "methods": ["POST"]})
+        sandbox.set_faults({"sequence": [{"kind": "drop", "applied": True}], "methods": ["POST"]})
         second = await c.add_comment(number, body=body)
     assert second.recovered and second.id != first.id and second.body == body
-    assert [x["body"] for x in sb.state.store.comments_of(number)].count(body) == 2
+    assert [x["body"] for x in sandbox.state.store.comments_of(number)].count(body) == 2
 
 
 async def test_an_identical_comment_from_before_the_request_is_not_taken_for_the_new_one(
-    sb: SandboxHandle,
+    sandbox: SandboxHandle,
 ) -> None:
     """Another client (its own process state) said the same thing before this request started."""
-    number, body = fresh_ticket(sb), "Any news?"
-    async with make_client(sb) as other:
+    number, body = fresh_ticket(sandbox), "Any news?"
+    async with make_client(sandbox) as other:
         await other.add_comment(number, body=body)
     await anyio.sleep(0.3)
-    sb.set_faults({"sequence": [{"kind": "drop", "applied": False}], "methods": ["POST"]})
-    async with make_client(sb, clock_tolerance=0.1) as c:
+    sandbox.set_faults({"sequence": [{"kind": "drop", "applied": False}], "methods": ["POST"]})
+    async with make_client(sandbox, clock_tolerance=0.1) as c:
         with pytest.raises(TransportError) as info:
             await c.add_comment(number, body=body)
     assert info.value.code == "not_applied" and info.value.message.startswith(
         "The connection dropped after sending, but the thread of ticket"
     )
-    assert [x["body"] for x in sb.state.store.comments_of(number)].count(body) == 1
+    assert [x["body"] for x in sandbox.state.store.comments_of(number)].count(body) == 1
 
 
-async def test_comment_ids_are_shared_by_clients_of_one_state(sb: SandboxHandle) -> None:
-    number, body, shared = fresh_ticket(sb), "Shared memory", MemoryDedup()
-    async with make_client(sb, dedup=shared, dedup_window=0) as first:
+async def test_comment_ids_are_shared_by_clients_of_one_state(sandbox: SandboxHandle) -> None:
+    number, body, shared = fresh_ticket(sandbox), "Shared memory", MemoryDedup()
+    async with make_client(sandbox, dedup=shared, dedup_window=0) as first:
         await first.add_comment(number, body=body)
-    sb.set_faults({"sequence": ["500"], "methods": ["POST"]})
-    async with make_client(sb, dedup=shared, dedup_window=0) as second:
+    sandbox.set_faults({"sequence": ["500"], "methods": ["POST"]})
+    async with make_client(sandbox, dedup=shared, dedup_window=0) as second:
         with pytest.raises(ServerError) as info:
             await second.add_comment(number, body=body)
     assert info.value.code == "not_applied"
@@ -263,9 +265,9 @@ async def test_comment_ids_are_shared_by_clients_of_one_state(sb: SandboxHandle)
 # -- creates ------------------------------------------------------------------------------------------
 
 
-async def test_create_found_missing_says_a_retry_is_safe(sb: SandboxHandle) -> None:
-    sb.set_faults({"sequence": ["503"], "methods": ["POST"]})
-    async with make_client(sb) as c:
+async def test_create_found_missing_says_a_retry_is_safe(sandbox: SandboxHandle) -> None:
+    sandbox.set_faults({"sequence": ["503"], "methods": ["POST"]})
+    async with make_client(sandbox) as c:
         with pytest.raises(ServerError) as info:
             await c.create_ticket(
                 summary="Settle: create lost", categories=[CATEGORY], category_fields=FIELDS
@@ -279,4 +281,4 @@ async def test_create_found_missing_says_a_retry_is_safe(sb: SandboxHandle) -> N
             summary="Settle: create lost", categories=[CATEGORY], category_fields=FIELDS
         )
     assert not result.recovered and not result.reused
-    assert len([e for e in calls(sb, "POST", "/v2/tickets") if e["status"] == 200]) == 1
+    assert len([e for e in calls(sandbox, "POST", "/v2/tickets") if e["status"] == 200]) == 1

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from mcp import Client
 
-from mcp_support import Elicitor, make_settings
+from support.mcp_client import Elicitor
+from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 

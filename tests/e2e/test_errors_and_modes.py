@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client
 from mcp.types import Implementation
 from pydantic import SecretStr
 
-from mcp_support import make_settings, text_of
-from tickets_mcp.api.windows import MemoryWindows
+from support.mcp_client import text_of
+from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
-from tickets_mcp.mcp_server.state import CallLimit
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 pytestmark = pytest.mark.anyio
@@ -163,16 +161,6 @@ async def test_per_session_call_limit_counts_each_session_apart(sandbox: Sandbox
     other = Implementation(name="another-agent", version="1")
     async with Client(server, mode=era, client_info=other) as second:
         assert not (await second.call_tool("count_tickets", {})).is_error
-
-
-async def test_session_limit_forgets_idle_callers() -> None:
-    windows = MemoryWindows()
-    limit = CallLimit(windows, 5, window=0.05)
-    for key in range(1100):
-        assert await limit.check(key) is None
-    await anyio.sleep(0.1)  # the window and its safety margin
-    assert await limit.check("new") is None
-    assert len(windows) == 1  # idle sessions were dropped, the live one kept
 
 
 async def test_a_create_past_the_local_pacing_budget_says_when_to_come_back() -> None:

@@ -22,8 +22,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ResourceUpdatedNotification
 
-from mcp_support import text_of
-from server_process import ServerProcess
+from support.mcp_client import text_of
+from support.servers import ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 pytestmark = pytest.mark.anyio

@@ -21,8 +21,9 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr, ValidationError
 
-from mcp_support import Elicitor, make_settings, text_of
-from redis_support import RedisServer
+from support.mcp_client import Elicitor, text_of
+from support.redis_server import RedisServer
+from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle
 from tickets_mcp.settings import Settings

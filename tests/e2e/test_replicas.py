@@ -25,9 +25,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceUpdatedNotification
 
-from mcp_support import Elicitor, text_of
-from redis_support import RedisServer
-from server_process import RoundRobin, ServerProcess
+from support.mcp_client import Elicitor, text_of
+from support.redis_server import RedisServer
+from support.servers import RoundRobin, ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 pytestmark = pytest.mark.anyio

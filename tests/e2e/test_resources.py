@@ -9,7 +9,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
 
-from mcp_support import make_settings
+from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle
 
@@ -143,7 +143,7 @@ async def test_listed_ticket_titles_are_sanitized(client: Client, sandbox: Sandb
 async def test_a_session_that_ends_without_unsubscribing_is_no_longer_polled(sandbox: SandboxHandle) -> None:
     """A 2025-11-25 session over HTTP subscribes and ends (DELETE) without unsubscribing: the server lets
     go of it, so the ticket is no longer polled (nothing of the closed session is kept)."""
-    from server_process import ServerProcess
+    from support.servers import ServerProcess
 
     env = {
         "SELECTEL_TOKEN": sandbox.token,

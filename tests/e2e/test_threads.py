@@ -18,7 +18,8 @@ import pytest
 from mcp import Client
 from mcp.types import ResourceUpdatedNotification
 
-from mcp_support import make_settings, text_of
+from support.mcp_client import text_of
+from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from mcp_support import Elicitor, text_of
+from support.mcp_client import Elicitor, text_of
 from tickets_mcp.sandbox import SandboxHandle
 
 pytestmark = pytest.mark.anyio

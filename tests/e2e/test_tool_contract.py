@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from mcp_support import make_settings, text_of
 from support.expected import CONSENT_TOOLS, DEFAULT_TOOLS, LEGACY_TOOLS
+from support.mcp_client import text_of
+from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.sandbox import SandboxHandle

@@ -9,9 +9,11 @@ import sys
 
 import pytest
 from mcp import Client, StdioServerParameters
-from tests.first_run.test_cli import clean_env, run
 
-from mcp_support import make_settings, text_of
+from support.cli import run
+from support.mcp_client import text_of
+from support.sandbox import make_settings
+from support.servers import clean_env
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.sandbox import SandboxHandle

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx2
@@ -14,53 +11,27 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from support.servers import ServerProcess, clean_env
+
 pytestmark = pytest.mark.anyio
 CANARY = "canary-http-token-5f0c2a"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_"))}
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tickets_mcp", "--sandbox", "--transport", "http", "--port", str(port)],
-        env=_env(TICKETS_MCP_HTTP_TOKEN=CANARY),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = ServerProcess({"TICKETS_MCP_HTTP_TOKEN": CANARY}, ["--sandbox"])
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("HTTP server did not start")
-        yield base
+        server.start(timeout=20)
+        yield server.base
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
-        assert CANARY.encode() not in err
+        server.stop()
+    assert CANARY not in server.stderr()
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_stdio_subprocess(mode: str) -> None:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "tickets_mcp", "--sandbox"], env=_env()
+        command=sys.executable, args=["-m", "tickets_mcp", "--sandbox"], env=clean_env()
     )
     async with Client(params, mode=mode) as c:
         tools = {t.name for t in (await c.list_tools()).tools}
@@ -91,6 +62,8 @@ def test_http_refuses_missing_or_wrong_bearer_and_foreign_origin(http_server: st
 
 
 def test_no_credentials_exits_2_naming_the_env_vars() -> None:
-    proc = subprocess.run([sys.executable, "-m", "tickets_mcp"], env=_env(), capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tickets_mcp"], env=clean_env(), capture_output=True, timeout=30
+    )
     assert proc.returncode == 2
     assert b"SELECTEL_TOKEN" in proc.stderr and b"--sandbox" in proc.stderr and proc.stdout == b""

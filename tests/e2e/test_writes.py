@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mcp_support import Elicitor, make_settings, text_of
+from support.mcp_client import Elicitor, text_of
+from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle
 

@@ -4,27 +4,12 @@ carries nothing but JSON-RPC (logs and the sandbox banner go to stderr)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
+from support.cli import TICKETS_MCP, run
+from support.servers import clean_env
 from tickets_mcp import __version__
-
-TICKETS_MCP = Path(sys.executable).parent / "tickets-mcp"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_"))}
-    env.update(extra)
-    return env
-
-
-def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(TICKETS_MCP), *args], capture_output=True, text=True, timeout=60, env=clean_env(**env)
-    )
 
 
 def test_help_lists_modes_env_vars_and_exit_codes() -> None:

@@ -7,8 +7,8 @@ import re
 import time
 
 import pytest
-from tests.first_run.test_cli import run
 
+from support.cli import run
 from tickets_mcp.demo import Console, run_demo
 from tickets_mcp.settings import Settings
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from tests.first_run.test_cli import run
 
+from support.cli import run
 from tickets_mcp.api.operations import ROUTES
 from tickets_mcp.doctor import Report, check_export, run_doctor
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox

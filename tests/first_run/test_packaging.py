@@ -4,7 +4,7 @@ is driven over stdio from an unrelated working directory. The same wheel is also
 installed with `pipx install`. The prompts it serves come from the copy inside the installed package, never
 from the checkout.
 
-One build and one install per run (a module fixture); uv resolves from pip's indexes (tests/uv_support.py).
+One build and one install per run (a module fixture); uv resolves from pip's indexes (tests/support/uv_runner.py).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from support.uv_runner import run_uv, uv_env
 from tickets_mcp import __version__
 from tickets_mcp.mcp_server.prompts import load_prompts
 from tickets_mcp.mcp_server.tools import enabled_tools
 from tickets_mcp.settings import DEFAULT_TOOLSETS
-from uv_support import run_uv, uv_env
 
+pytestmark = pytest.mark.packaging
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = sorted(p.name for p in (ROOT / "prompts").glob("*.md"))
 

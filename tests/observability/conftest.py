@@ -21,7 +21,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from mcp_support import Elicitor, make_settings
+from support.mcp_client import Elicitor
+from support.sandbox import make_settings
 from tickets_mcp import telemetry
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox

@@ -5,36 +5,28 @@ and stdout stays the protocol. Each test runs the server, or the logging set-up,
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from security.canary import SERVER_ENV, check_phases, three_phases
+from support.canary import SERVER_ENV, check_phases, three_phases
+from support.otlp_receiver import OtlpReceiver
+from support.servers import ServerProcess, clean_env
 from tickets_mcp.sandbox import SandboxHandle
 
 from .conftest import TOKEN
-from .otlp_receiver import OtlpReceiver
 
+NO_OTEL = ["OTEL_"]  # the environment's own OpenTelemetry settings stay out too
 KEYS = {"time", "level", "logger", "message"}
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 PASSWORD = "pw-canary-0d5e8a1c"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_", "OTEL_"))}
-    env.update(extra)
-    return env
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -56,7 +48,9 @@ def request(id_: int, method: str, params: dict[str, Any]) -> str:
 def test_stdio_with_tracing_stdout_is_the_protocol_and_stderr_is_json(tmp_path: Path) -> None:
     stderr_path = tmp_path / "stderr.jsonl"
     with OtlpReceiver() as receiver, stderr_path.open("w") as errlog:
-        env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="100")
+        env = clean_env(
+            drop=NO_OTEL, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="100"
+        )
         command = [
             sys.executable,
             "-m",
@@ -111,37 +105,20 @@ def test_stdio_with_tracing_stdout_is_the_protocol_and_stderr_is_json(tmp_path: 
     assert {e["span_id"] for e in traced} <= span_ids  # the ids of exported spans
 
 
-def test_http_mode_uvicorn_records_are_json_too(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    stderr_path = tmp_path / "stderr.jsonl"
-    command = [sys.executable, "-m", "tickets_mcp", "--sandbox", "--transport", "http", "--port", str(port)]
-    with stderr_path.open("w") as errlog:
-        proc = subprocess.Popen(
-            [*command, "--log-format", "json", "--log-level", "INFO"], stderr=errlog, env=clean_env()
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, "the server exited"
-                try:
-                    if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    assert time.monotonic() < deadline, "did not start"
-                    time.sleep(0.1)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    entries = json_lines(stderr_path.read_text())
+def test_http_mode_uvicorn_records_are_json_too() -> None:
+    server = ServerProcess(args=["--sandbox", "--log-format", "json", "--log-level", "INFO"], drop=NO_OTEL)
+    try:
+        server.start()
+    finally:
+        server.stop()
+    entries = json_lines(server.stderr())
     assert any(e["logger"].startswith("uvicorn") for e in entries)  # uvicorn's own records, as JSON
 
 
 @pytest.mark.anyio
 async def test_json_logs_never_carry_the_token(sandbox: SandboxHandle, tmp_path: Path) -> None:
-    """The canary test of tests/security, in JSON: normal calls, every fault kind, a refused credential."""
-    env = clean_env(**SERVER_ENV, SELECTEL_TOKEN=TOKEN, SELECTEL_TICKETS_URL=sandbox.base_url)
+    """The canary test of tests/security (support/canary.py), in JSON: normal calls, every fault kind, a refused credential."""
+    env = clean_env(drop=NO_OTEL, **SERVER_ENV, SELECTEL_TOKEN=TOKEN, SELECTEL_TICKETS_URL=sandbox.base_url)
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "tickets_mcp", "--log-format", "json"], env=env
     )
@@ -178,7 +155,7 @@ def test_json_records_are_redacted_message_and_traceback() -> None:
         [sys.executable, "-c", LOGGING_SCRIPT, TOKEN, PASSWORD],
         capture_output=True,
         text=True,
-        env=clean_env(),
+        env=clean_env(drop=NO_OTEL),
         timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout == ""

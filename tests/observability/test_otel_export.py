@@ -5,19 +5,18 @@ OpenTelemetry SDK is imported; with it but without the ``otel`` extra, one warni
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from support.otlp_receiver import OtlpReceiver
+from support.servers import clean_env
 from tickets_mcp.sandbox import SandboxHandle
 
 from .conftest import TOKEN
-from .otlp_receiver import OtlpReceiver
 
 pytestmark = pytest.mark.anyio
 NUMBER = 2401007
@@ -30,15 +29,14 @@ METRICS = {
 
 
 def server_env(sb: SandboxHandle, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_", "OTEL_"))}
-    env.update(
+    return clean_env(
+        drop=["OTEL_"],
         SELECTEL_TOKEN=TOKEN,
         SELECTEL_TICKETS_URL=sb.base_url,
         TICKETS_MCP_CALLS_PER_MINUTE="0",
         TICKETS_MCP_LOG_LEVEL="DEBUG",
         **extra,
     )
-    return env
 
 
 async def serve_one_call(args: list[str], env: dict[str, str], stderr: Path) -> None:
@@ -112,41 +110,3 @@ async def test_an_endpoint_without_the_extra_warns_once_and_serves(
     text = stderr.read_text()
     assert text.count("pip install 'tickets-mcp[otel]'") == 1 and "Traceback" not in text
     assert receiver.raw() == b""
-
-
-def test_signals_follow_the_standard_variables() -> None:
-    from tickets_mcp.telemetry import header_secrets, signals
-
-    endpoint = "http://127.0.0.1:4318"
-    cases: list[tuple[dict[str, Any], set[str]]] = [
-        ({}, set()),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}, {"traces", "metrics"}),
-        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint + "/v1/traces"}, {"traces"}),
-        ({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": endpoint + "/v1/metrics"}, {"metrics"}),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_METRICS_EXPORTER": "none"}, {"traces"}),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_SDK_DISABLED": "true"}, set()),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "  "}, set()),
-    ]
-    for env, expected in cases:
-        assert signals(env) == expected, env
-    headers = {
-        "OTEL_EXPORTER_OTLP_HEADERS": "api-key=s3cr%3Dt,x-team=ops",
-        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "a=b",
-    }
-    assert header_secrets(headers) == ["s3cr=t", "ops", "b"]
-
-
-def test_the_readme_lists_every_metric_with_its_kind_and_unit() -> None:
-    from tickets_mcp.telemetry import METRICS
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Observability\n", 1)[1].split("\n## ", 1)[0]
-    for name, (kind, unit, _) in METRICS.items():
-        assert f"| `{name}` | {kind} | `{unit}` |" in section, name
-    for variable in (
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_SERVICE_NAME",
-        "OTEL_TRACES_EXPORTER",
-        "--log-format json",
-    ):
-        assert variable in section

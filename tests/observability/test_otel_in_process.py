@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tickets_mcp import telemetry
@@ -186,17 +185,3 @@ async def test_metering_counts_an_exception_and_labels_undeclared_tools(recorded
         for a, _ in recorded.points("tickets_mcp.tool.calls")
     )
     assert calls == [("_OTHER", "error", "tool_error"), ("get_ticket", "exception", "RuntimeError")]
-
-
-def test_outcome_of_reads_both_result_shapes() -> None:
-    def failed(code: str | None) -> CallToolResult:
-        structured = {"error": "no"} if code is None else {"error": "no", "code": code}
-        return CallToolResult(
-            content=[TextContent(type="text", text="no")], structured_content=structured, is_error=True
-        )
-
-    assert telemetry.outcome_of(CallToolResult(content=[])) == ("ok", None)
-    assert telemetry.outcome_of(failed("not_found")) == ("error", "not_found")
-    assert telemetry.outcome_of(failed(None)) == ("error", "tool_error")
-    assert telemetry.outcome_of({"isError": True, "structuredContent": {"code": "auth"}}) == ("error", "auth")
-    assert telemetry.outcome_of({"content": []}) == ("ok", None)

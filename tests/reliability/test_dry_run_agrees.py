@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from mcp_support import make_settings, text_of
+from support.mcp_client import text_of
+from support.sandbox import make_settings
 from tickets_mcp.api.auth import StaticToken
 from tickets_mcp.api.client import TicketsClient
 from tickets_mcp.api.errors import InvalidRequest

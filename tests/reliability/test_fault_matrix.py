@@ -14,9 +14,8 @@ import os
 
 import pytest
 
+from support.fault_matrix import ACTIONABLE, CRASH_MARKERS, Report, run_matrix
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-
-from .matrix import ACTIONABLE, CRASH_MARKERS, Report, run_matrix
 
 pytestmark = pytest.mark.anyio
 CI_CALLS = 150

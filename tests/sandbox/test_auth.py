@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from sandbox_helpers import v1_body, v2_body
 
+from support.sandbox import v1_body, v2_body
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 
@@ -31,8 +31,8 @@ def login(sb: SandboxHandle, **kwargs: str) -> httpx2.Response:
     return httpx2.post(sb.identity_url + "/auth/tokens", json=login_body(**kwargs))
 
 
-def test_static_token(sb: SandboxHandle) -> None:
-    r = httpx2.get(sb.base_url + "/v2/tickets", headers={"X-Token": sb.token})
+def test_static_token(sandbox: SandboxHandle) -> None:
+    r = httpx2.get(sandbox.base_url + "/v2/tickets", headers={"X-Token": sandbox.token})
     assert r.status_code == 200 and r.json()["items"]
 
 
@@ -41,8 +41,8 @@ def test_static_token(sb: SandboxHandle) -> None:
     [{}, {"X-Token": "wrong"}, {"X-Auth-Token": "gAAAAAforged"}, {"X-Token": ""}],
     ids=["missing", "unknown-static", "unknown-iam", "empty"],
 )
-def test_missing_or_unknown_token(sb: SandboxHandle, headers: dict[str, str]) -> None:
-    r = httpx2.get(sb.base_url + "/v2/tickets", headers=headers)
+def test_missing_or_unknown_token(sandbox: SandboxHandle, headers: dict[str, str]) -> None:
+    r = httpx2.get(sandbox.base_url + "/v2/tickets", headers=headers)
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "unauthorized" and r.json()["error"]["message"]
 
@@ -71,20 +71,20 @@ OPERATIONS = [
 ]
 
 
-def test_every_operation_requires_auth_and_stores_nothing(sb: SandboxHandle) -> None:
+def test_every_operation_requires_auth_and_stores_nothing(sandbox: SandboxHandle) -> None:
     assert len(OPERATIONS) == 20
-    headers = {"X-Token": sb.token}
-    before = httpx2.get(sb.base_url + "/v2/tickets/2401006", headers=headers).json()
-    count = httpx2.get(sb.base_url + "/v2/tickets/count", headers=headers).json()
+    headers = {"X-Token": sandbox.token}
+    before = httpx2.get(sandbox.base_url + "/v2/tickets/2401006", headers=headers).json()
+    count = httpx2.get(sandbox.base_url + "/v2/tickets/count", headers=headers).json()
     for method, path, body in OPERATIONS:
-        r = httpx2.request(method, sb.base_url + path, json=body)
+        r = httpx2.request(method, sandbox.base_url + path, json=body)
         assert r.status_code == 401, (method, path, r.text)
-    assert httpx2.get(sb.base_url + "/v2/tickets/2401006", headers=headers).json() == before
-    assert httpx2.get(sb.base_url + "/v2/tickets/count", headers=headers).json() == count
+    assert httpx2.get(sandbox.base_url + "/v2/tickets/2401006", headers=headers).json() == before
+    assert httpx2.get(sandbox.base_url + "/v2/tickets/count", headers=headers).json() == count
 
 
-def test_iam_login_and_use(sb: SandboxHandle) -> None:
-    r = login(sb)
+def test_iam_login_and_use(sandbox: SandboxHandle) -> None:
+    r = login(sandbox)
     assert r.status_code == 201
     token = r.headers["X-Subject-Token"]
     body = r.json()["token"]
@@ -93,15 +93,20 @@ def test_iam_login_and_use(sb: SandboxHandle) -> None:
     issued = datetime.fromisoformat(body["issued_at"].replace("Z", "+00:00"))
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert body["expires_at"].endswith("Z")
-    assert abs((expires - issued).total_seconds() - sb.config.iam_token_ttl * sb.config.time_scale) < 0.01
+    assert (
+        abs((expires - issued).total_seconds() - sandbox.config.iam_token_ttl * sandbox.config.time_scale)
+        < 0.01
+    )
     created = httpx2.post(
-        sb.base_url + "/tickets", headers={"X-Auth-Token": token}, json=v1_body(summary="via IAM")
+        sandbox.base_url + "/tickets", headers={"X-Auth-Token": token}, json=v1_body(summary="via IAM")
     )
     assert created.status_code == 200
     # the same account: visible with the static token
-    seen = httpx2.get(sb.base_url + f"/v2/tickets/{created.json()['number']}", headers={"X-Token": sb.token})
+    seen = httpx2.get(
+        sandbox.base_url + f"/v2/tickets/{created.json()['number']}", headers={"X-Token": sandbox.token}
+    )
     assert seen.json()["summary"] == "via IAM"
-    assert [e["auth"] for e in sb.journal()[-2:]] == ["iam", "static"]
+    assert [e["auth"] for e in sandbox.journal()[-2:]] == ["iam", "static"]
 
 
 @pytest.mark.parametrize(
@@ -109,14 +114,16 @@ def test_iam_login_and_use(sb: SandboxHandle) -> None:
     [{"password": "nope"}, {"user": "someone"}, {"account": "999999"}],
     ids=["password", "user", "account"],
 )
-def test_wrong_credentials(sb: SandboxHandle, kwargs: dict[str, str]) -> None:
-    r = login(sb, **kwargs)
+def test_wrong_credentials(sandbox: SandboxHandle, kwargs: dict[str, str]) -> None:
+    r = login(sandbox, **kwargs)
     assert r.status_code == 401 and "X-Subject-Token" not in r.headers
     assert r.json()["error"]["code"] == "unauthorized"
 
 
-def test_malformed_login_body(sb: SandboxHandle) -> None:
-    r = httpx2.post(sb.identity_url + "/auth/tokens", json={"auth": {"identity": {"methods": ["token"]}}})
+def test_malformed_login_body(sandbox: SandboxHandle) -> None:
+    r = httpx2.post(
+        sandbox.identity_url + "/auth/tokens", json={"auth": {"identity": {"methods": ["token"]}}}
+    )
     assert r.status_code == 400
     fields = [f["field"] for f in r.json()["error"]["fields"]]
     assert "auth.identity.methods" in fields and "auth.identity.password.user" in fields

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from sandbox_helpers import field_names, v2_body
 
+from support.sandbox import field_names, v2_body
 from tickets_mcp.sandbox import SandboxHandle
 
 REGIONS = ["ru-1", "ru-2", "ru-3", "ru-7", "ru-9", "uz-1", "kz-1"]
@@ -106,11 +106,11 @@ ACCEPTED: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = [
 
 @pytest.mark.parametrize(("payload", "stored"), [pytest.param(*case[1:], id=case[0]) for case in ACCEPTED])
 def test_accepted(
-    sb: SandboxHandle, api: httpx2.Client, payload: dict[str, Any], stored: list[dict[str, Any]]
+    sandbox: SandboxHandle, api: httpx2.Client, payload: dict[str, Any], stored: list[dict[str, Any]]
 ) -> None:
     response = api.post("/v2/tickets", json=payload)
     assert response.status_code == 200, response.text
-    ticket, _ = sb.state.tickets.get(response.json()["number"])
+    ticket, _ = sandbox.state.tickets.get(response.json()["number"])
     assert ticket["category_fields"] == stored
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
-from sandbox_helpers import create_v2
 
+from support.sandbox import create_v2
 from tickets_mcp.sandbox import SandboxHandle
 
 SEEDED_CLOSED = 2401001  # closed in the demo data (test_operations.test_4_get_ticket_v2)
@@ -33,8 +33,8 @@ def snapshot(api: httpx2.Client, number: int) -> tuple[dict[str, Any], dict[str,
     return v2.json(), v1.json()
 
 
-def test_comments_of_a_closed_ticket_are_not_readable(api: httpx2.Client, sb: SandboxHandle) -> None:
-    number, (reply,) = ticket_with_replies(api, sb)
+def test_comments_of_a_closed_ticket_are_not_readable(api: httpx2.Client, sandbox: SandboxHandle) -> None:
+    number, (reply,) = ticket_with_replies(api, sandbox)
     own = api.get(f"/tickets/{number}/comments").json()["items"][0]["id"]
     assert api.post(f"/tickets/{number}/close", json={}).status_code == 200
     listed = api.get(f"/tickets/{number}/comments")
@@ -59,8 +59,8 @@ def test_seeded_closed_ticket_refuses_its_comments(api: httpx2.Client) -> None:
     assert api.get("/tickets/1/comments").status_code == 404  # unknown ticket: not_found, not closed
 
 
-def test_rating_a_comment_of_a_closed_ticket_is_refused(api: httpx2.Client, sb: SandboxHandle) -> None:
-    number, (reply,) = ticket_with_replies(api, sb)
+def test_rating_a_comment_of_a_closed_ticket_is_refused(api: httpx2.Client, sandbox: SandboxHandle) -> None:
+    number, (reply,) = ticket_with_replies(api, sandbox)
     api.post(f"/tickets/{number}/close", json={})
     r = api.post(f"/comments/{reply}/vote", json={"score": 1, "comment": "helpful"})
     assert r.status_code == 400 and r.json() == closed_body(number, "rated")
@@ -74,8 +74,8 @@ def test_rating_a_comment_of_a_closed_ticket_is_refused(api: httpx2.Client, sb: 
     assert r.status_code == 200 and r.json()["score"] == 1
 
 
-def test_listing_and_getting_comments_change_nothing(api: httpx2.Client, sb: SandboxHandle) -> None:
-    number, replies = ticket_with_replies(api, sb, replies=2)
+def test_listing_and_getting_comments_change_nothing(api: httpx2.Client, sandbox: SandboxHandle) -> None:
+    number, replies = ticket_with_replies(api, sandbox, replies=2)
     v2, v1 = snapshot(api, number)
     assert v2["unread_comments_count"] == 2 and v2["is_client_read"] is False
     assert v1["is_client_read"] is False
@@ -91,50 +91,50 @@ def test_listing_and_getting_comments_change_nothing(api: httpx2.Client, sb: San
     assert next(t for t in listed if t["number"] == number)["unread_comments_count"] == 2
 
 
-def test_mark_read_endpoint(api: httpx2.Client, sb: SandboxHandle) -> None:
-    number, replies = ticket_with_replies(api, sb, replies=2)
+def test_mark_read_endpoint(api: httpx2.Client, sandbox: SandboxHandle) -> None:
+    number, replies = ticket_with_replies(api, sandbox, replies=2)
     before, _ = snapshot(api, number)
-    sb.clear_journal()
-    r = httpx2.post(f"{sb.admin_url}/tickets/{number}/read")  # no token: admin API
+    sandbox.clear_journal()
+    r = httpx2.post(f"{sandbox.admin_url}/tickets/{number}/read")  # no token: admin API
     assert r.status_code == 200
     view = r.json()
     assert view["number"] == number and "is_closed_by_system" in view  # the full v2 view
     assert view["unread_comments_count"] == 0 and view["is_client_read"] is True
-    assert sb.journal() == []  # admin calls are never journaled
+    assert sandbox.journal() == []  # admin calls are never journaled
     after, v1 = snapshot(api, number)
     assert after == view and v1["is_client_read"] is True
     assert after["updated_at"] == before["updated_at"] and after["status"] == before["status"]
     thread = api.get(f"/tickets/{number}/comments").json()["items"]
     assert all(c["is_client_read"] for c in thread)
     assert [c["id"] for c in thread[1:]] == replies
-    assert [e["path"] for e in sb.journal()] == [
+    assert [e["path"] for e in sandbox.journal()] == [
         f"/support/v2/tickets/{number}",
         f"/support/tickets/{number}",
         f"/support/tickets/{number}/comments",
     ]
 
-    sb.support_reply(number, "One more answer")  # a new support comment starts unread
+    sandbox.support_reply(number, "One more answer")  # a new support comment starts unread
     assert api.get(f"/v2/tickets/{number}").json()["unread_comments_count"] == 1
-    assert httpx2.post(f"{sb.admin_url}/tickets/{number}/read").json()["unread_comments_count"] == 0
+    assert httpx2.post(f"{sandbox.admin_url}/tickets/{number}/read").json()["unread_comments_count"] == 0
 
 
-def test_mark_read_unknown_ticket_and_faults(api: httpx2.Client, sb: SandboxHandle) -> None:
-    r = httpx2.post(f"{sb.admin_url}/tickets/1/read")
+def test_mark_read_unknown_ticket_and_faults(api: httpx2.Client, sandbox: SandboxHandle) -> None:
+    r = httpx2.post(f"{sandbox.admin_url}/tickets/1/read")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    assert httpx2.get(f"{sb.admin_url}/tickets/1/read").status_code == 405
-    number, _ = ticket_with_replies(api, sb)
-    sb.set_faults(sequence=["503"])
-    assert httpx2.post(f"{sb.admin_url}/tickets/{number}/read").status_code == 200  # never faulted
+    assert httpx2.get(f"{sandbox.admin_url}/tickets/1/read").status_code == 405
+    number, _ = ticket_with_replies(api, sandbox)
+    sandbox.set_faults(sequence=["503"])
+    assert httpx2.post(f"{sandbox.admin_url}/tickets/{number}/read").status_code == 200  # never faulted
     assert api.get("/topics").status_code == 503  # the sequence was left for the API
     assert api.get(f"/v2/tickets/{number}").json()["unread_comments_count"] == 0
 
 
-def test_handle_mark_read_and_closed_tickets(api: httpx2.Client, sb: SandboxHandle) -> None:
-    number, _ = ticket_with_replies(api, sb)
+def test_handle_mark_read_and_closed_tickets(api: httpx2.Client, sandbox: SandboxHandle) -> None:
+    number, _ = ticket_with_replies(api, sandbox)
     api.post(f"/tickets/{number}/close", json={})
     assert api.get(f"/v2/tickets/{number}").json()["unread_comments_count"] == 1
-    view = sb.mark_read(number)  # read in the control panel, even once closed
+    view = sandbox.mark_read(number)  # read in the control panel, even once closed
     assert view["status"] == "closed" and view["unread_comments_count"] == 0
     assert api.get(f"/v2/tickets/{number}").json() == view
     assert api.get(f"/tickets/{number}/comments").json() == closed_body(number)  # still not readable
-    assert sb.journal()[-1]["status"] == 400
+    assert sandbox.journal()[-1]["status"] == 400

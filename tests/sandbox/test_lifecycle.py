@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,9 +10,10 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from sandbox_helpers import v2_body
 
-from tickets_mcp.sandbox import SandboxConfig, create_app, run_sandbox
+from support.sandbox import v2_body
+from support.servers import SANDBOX_API, SANDBOX_PROBE, ServerProcess
+from tickets_mcp.sandbox import SandboxConfig, run_sandbox
 from tickets_mcp.sandbox.seed import TICKETS
 
 SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
@@ -76,11 +75,6 @@ async def test_async_context_manager() -> None:
         assert sb.journal()[-1]["path"] == "/support/v2/products"
 
 
-def test_create_app_alone() -> None:
-    app = create_app(SandboxConfig(seed=False))
-    assert app.state.sandbox.store.count_tickets() == 0
-
-
 def test_auto_reply_after_a_scaled_delay() -> None:
     # 30 sandbox seconds at 1/60 scale: support answers 0.5 s after each client comment.
     with (
@@ -100,42 +94,29 @@ def test_auto_reply_after_a_scaled_delay() -> None:
         assert [x["is_client_author"] for x in thread] == [True, False, True]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_sandbox_subcommand(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(SERVER_DIR) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, "-m", "tickets_mcp", "sandbox", "--port", str(port), "--db", str(tmp_path / "cli.db"),
-           "--fault", '{"sequence": ["503"], "path_prefix": "/v2/products"}']  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    env = {"PYTHONPATH": str(SERVER_DIR) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = [
+        "--db",
+        str(tmp_path / "cli.db"),
+        "--fault",
+        '{"sequence": ["503"], "path_prefix": "/v2/products"}',
+    ]
+    server = ServerProcess(env, args, command=SANDBOX_API, probe=SANDBOX_PROBE)
+    port = server.port
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                r = httpx2.get(
-                    f"http://127.0.0.1:{port}/support/v2/tickets", headers={"X-Token": "sandbox-demo-token"}
-                )
-                break
-            except httpx2.ConnectError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, "the sandbox did not start"
-                time.sleep(0.05)
+        server.start(timeout=15)
+        r = httpx2.get(
+            f"http://127.0.0.1:{port}/support/v2/tickets", headers={"X-Token": "sandbox-demo-token"}
+        )
         assert r.status_code == 200 and len(r.json()["items"]) == 10
         products = f"http://127.0.0.1:{port}/support/v2/products"
         assert httpx2.get(products, headers={"X-Token": "sandbox-demo-token"}).status_code == 503
         assert httpx2.get(products, headers={"X-Token": "sandbox-demo-token"}).status_code == 200
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-    assert proc.returncode == 0, err
+        returncode = server.interrupt()  # Ctrl-C
+    out, err = server.stdout(), server.stderr()
+    assert returncode == 0, err
     assert out == ""  # everything goes to stderr
     assert f"http://127.0.0.1:{port}/support" in err and f"http://127.0.0.1:{port}/identity/v3" in err
     assert "sandbox-demo-token" in err and "demo-user" in err

@@ -6,8 +6,8 @@ import time
 from email.utils import parsedate_to_datetime
 
 import httpx2
-from sandbox_helpers import FAST, v1_body, v2_body
 
+from support.sandbox import FAST, v1_body, v2_body
 from tickets_mcp.sandbox import run_sandbox
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx2
-from sandbox_helpers import create_v2, v1_body, v2_body
 
+from support.sandbox import create_v2, v1_body, v2_body
 from tickets_mcp.sandbox import SandboxHandle
 
 V2_LIST_KEYS = {
@@ -77,9 +77,9 @@ def test_5_update_ticket_v2_patch_and_put(api: httpx2.Client) -> None:
     assert api.get(f"/v2/tickets/{number}").json()["keystone_projects"] == []
 
 
-def test_6_7_close_and_reopen(api: httpx2.Client, sb: SandboxHandle) -> None:
+def test_6_7_close_and_reopen(api: httpx2.Client, sandbox: SandboxHandle) -> None:
     number = create_v2(api)["number"]
-    sb.support_reply(number, "Please check again.")
+    sandbox.support_reply(number, "Please check again.")
     closed = api.post(f"/tickets/{number}/close", json={"score": 5, "comment": "fast"})
     assert closed.status_code == 200
     body = closed.json()
@@ -105,12 +105,12 @@ def test_close_without_body(api: httpx2.Client) -> None:
     assert r.status_code == 200 and r.json()["is_closed"] and r.json()["vote"] is None
 
 
-def test_8_rate_ticket(api: httpx2.Client, sb: SandboxHandle) -> None:
+def test_8_rate_ticket(api: httpx2.Client, sandbox: SandboxHandle) -> None:
     number = create_v2(api)["number"]
     assert api.get(f"/v2/tickets/{number}").json()["is_can_be_voted"] is False
     r = api.post(f"/tickets/{number}/vote", json={"score": 9})
     assert r.status_code == 400 and r.json()["error"]["code"] == "not_votable"
-    sb.support_reply(number, "Fixed on our side.")
+    sandbox.support_reply(number, "Fixed on our side.")
     assert api.get(f"/v2/tickets/{number}").json()["is_can_be_voted"] is True
     r = api.post(f"/tickets/{number}/vote", json={"score": 9, "comment": "thanks"})
     assert r.status_code == 200
@@ -162,7 +162,7 @@ def test_12_update_ticket_v1(api: httpx2.Client) -> None:
     assert r.status_code == 200 and r.json()["access_level"] == "account_users"
 
 
-def test_13_14_add_and_list_comments(api: httpx2.Client, sb: SandboxHandle) -> None:
+def test_13_14_add_and_list_comments(api: httpx2.Client, sandbox: SandboxHandle) -> None:
     number = create_v2(api)["number"]
     r = api.post(
         f"/tickets/{number}/comments",
@@ -175,7 +175,7 @@ def test_13_14_add_and_list_comments(api: httpx2.Client, sb: SandboxHandle) -> N
     assert (
         comment["is_client_author"] and comment["admin_author"] is None and comment["sent_at"].endswith("Z")
     )
-    sb.support_reply(number, "We are on it.")
+    sandbox.support_reply(number, "We are on it.")
     ticket = api.get(f"/v2/tickets/{number}").json()
     assert (
         ticket["status"] == "awaiting_client" and ticket["is_await_client"] and not ticket["is_await_support"]
@@ -187,16 +187,16 @@ def test_13_14_add_and_list_comments(api: httpx2.Client, sb: SandboxHandle) -> N
     assert items[-1]["is_client_read"] is False
     ticket = api.get(f"/v2/tickets/{number}").json()  # W14: listing marks nothing read
     assert ticket["unread_comments_count"] == 1 and ticket["is_client_read"] is False
-    assert sb.mark_read(number)["unread_comments_count"] == 0  # the user read it in the panel
+    assert sandbox.mark_read(number)["unread_comments_count"] == 0  # the user read it in the panel
     ticket = api.get(f"/v2/tickets/{number}").json()
     assert ticket["unread_comments_count"] == 0 and ticket["is_client_read"] is True
     api.post(f"/tickets/{number}/comments", json={"body": "thanks"})
     assert api.get(f"/v2/tickets/{number}").json()["status"] == "in_progress"
 
 
-def test_15_16_get_and_rate_comment(api: httpx2.Client, sb: SandboxHandle) -> None:
+def test_15_16_get_and_rate_comment(api: httpx2.Client, sandbox: SandboxHandle) -> None:
     number = create_v2(api)["number"]
-    reply = sb.support_reply(number, "Try rebooting.")
+    reply = sandbox.support_reply(number, "Try rebooting.")
     assert api.get(f"/comments/{reply['id']}").json()["body"] == "Try rebooting."
     assert api.get("/comments/1").status_code == 404
     r = api.post(f"/comments/{reply['id']}/vote", json={"score": -1, "comment": "did not help"})

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from sandbox_helpers import create_v2, field_names, v1_body, v2_body
 
+from support.sandbox import create_v2, field_names, v1_body, v2_body
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 UUID = "c45035c7-27b3-4ed6-81aa-a57fc9112a35"

@@ -9,15 +9,11 @@ injected faults and with the credential refused (401).
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
@@ -25,12 +21,12 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
-from mcp_support import make_settings
+from support.canary import SERVER_ENV, check_phases, three_phases
+from support.sandbox import make_settings
+from support.servers import ServerProcess, clean_env
 from tickets_mcp.logs import configure_logging
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-
-from .canary import SERVER_ENV, check_phases, three_phases
 
 pytestmark = pytest.mark.anyio
 CANARY = f"sk-canary-{uuid.uuid4().hex}"
@@ -38,84 +34,65 @@ HTTP_CANARY = f"bearer-canary-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="module")
-def sb() -> Iterator[SandboxHandle]:
+def sandbox() -> Iterator[SandboxHandle]:
     with run_sandbox(
         static_tokens=(CANARY,), creates_per_minute=10_000, comments_per_minute=10_000
     ) as handle:
         yield handle
 
 
+def settings_env(sb: SandboxHandle, **extra: str) -> dict[str, str]:
+    """The server's settings: the canary as the credential, the sandbox as the API, DEBUG logs."""
+    return {**SERVER_ENV, "SELECTEL_TOKEN": CANARY, "SELECTEL_TICKETS_URL": sb.base_url, **extra}
+
+
 def server_env(sb: SandboxHandle, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_"))}
-    env.update(SERVER_ENV, SELECTEL_TOKEN=CANARY, SELECTEL_TICKETS_URL=sb.base_url, **extra)
-    return env
+    return clean_env(**settings_env(sb, **extra))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_the_canary_is_the_credential_in_use(sb: SandboxHandle) -> None:
-    assert httpx2.get(f"{sb.base_url}/v2/tickets", headers={"X-Token": CANARY}).status_code == 200
-    settings = make_settings(sb, token=SecretStr(CANARY), http_token=SecretStr(HTTP_CANARY))
+def test_the_canary_is_the_credential_in_use(sandbox: SandboxHandle) -> None:
+    assert httpx2.get(f"{sandbox.base_url}/v2/tickets", headers={"X-Token": CANARY}).status_code == 200
+    settings = make_settings(sandbox, token=SecretStr(CANARY), http_token=SecretStr(HTTP_CANARY))
     assert CANARY not in repr(settings) and CANARY not in str(settings.model_dump())
     assert HTTP_CANARY not in repr(settings)
 
 
-async def test_stdio_subprocess(sb: SandboxHandle, tmp_path: Path) -> None:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "tickets_mcp"], env=server_env(sb))
+async def test_stdio_subprocess(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "tickets_mcp"], env=server_env(sandbox)
+    )
     stderr_path = tmp_path / "stderr.txt"
-    sb.clear_journal()
+    sandbox.clear_journal()
     with stderr_path.open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode="legacy") as c:
-            outputs = await three_phases(c, sb)
+            outputs = await three_phases(c, sandbox)
     check_phases(outputs, [CANARY])
     stderr = stderr_path.read_text()
     assert "DEBUG" in stderr and "tickets_mcp" in stderr  # it did log, at the most verbose level
     assert CANARY not in stderr
-    assert {e["auth"] for e in sb.journal()} >= {"static", None}  # accepted, then refused
+    assert {e["auth"] for e in sandbox.journal()} >= {"static", None}  # accepted, then refused
 
 
-async def test_http_subprocess(sb: SandboxHandle, tmp_path: Path) -> None:
-    port = free_port()
-    stderr_path = tmp_path / "stderr.txt"
-    env = server_env(sb, TICKETS_MCP_HTTP_TOKEN=HTTP_CANARY)
-    with stderr_path.open("w") as errlog:
-        command = [sys.executable, "-m", "tickets_mcp", "--transport", "http", "--port", str(port)]
-        proc = await anyio.open_process(command, env=env, stdout=subprocess.DEVNULL, stderr=errlog)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            await wait_healthy(base)
-            headers = {"Authorization": f"Bearer {HTTP_CANARY}"}
-            async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-                transport = streamable_http_client(f"{base}/mcp", http_client=http)
-                async with Client(transport, mode="legacy") as c:
-                    outputs = await three_phases(c, sb)
-                body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-                wrong = {"Authorization": "Bearer wrong"}
-                refused = await http.post(f"{base}/mcp", json=body, headers=wrong)
-            assert refused.status_code == 401
-            assert HTTP_CANARY not in refused.text and CANARY not in refused.text
-        finally:
-            proc.terminate()
-            await proc.wait()
+async def test_http_subprocess(sandbox: SandboxHandle) -> None:
+    server = ServerProcess(settings_env(sandbox, TICKETS_MCP_HTTP_TOKEN=HTTP_CANARY))
+    try:
+        server.start(timeout=20)
+        headers = {"Authorization": f"Bearer {HTTP_CANARY}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            transport = streamable_http_client(server.url, http_client=http)
+            async with Client(transport, mode="legacy") as c:
+                outputs = await three_phases(c, sandbox)
+            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+            wrong = {"Authorization": "Bearer wrong"}
+            refused = await http.post(server.url, json=body, headers=wrong)
+        assert refused.status_code == 401
+        assert HTTP_CANARY not in refused.text and CANARY not in refused.text
+    finally:
+        server.stop()
     check_phases(outputs, [CANARY, HTTP_CANARY])
-    stderr = stderr_path.read_text()
+    stderr = server.stderr()
     assert "DEBUG" in stderr
     assert CANARY not in stderr and HTTP_CANARY not in stderr
-
-
-async def wait_healthy(base: str) -> None:
-    async with httpx2.AsyncClient(timeout=0.5) as http:
-        with anyio.fail_after(20):
-            while True:
-                try:
-                    if (await http.get(f"{base}/healthz")).status_code == 200:
-                        return
-                except httpx2.TransportError:
-                    await anyio.sleep(0.1)
 
 
 @pytest.fixture
@@ -133,15 +110,15 @@ def server_logging(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
 
 
 async def test_in_process_logs(
-    sb: SandboxHandle, server_logging: None, capsys: pytest.CaptureFixture[str]
+    sandbox: SandboxHandle, server_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = make_settings(
-        sb, token=SecretStr(CANARY), read_timeout=0.5, retry_budget=1.0, log_level="DEBUG"
+        sandbox, token=SecretStr(CANARY), read_timeout=0.5, retry_budget=1.0, log_level="DEBUG"
     )
     configure_logging("DEBUG", settings.secrets())
     logging.getLogger("tickets_mcp").debug("the token is %s", CANARY)  # even a careless log line
     async with Client(build_server(settings), mode="legacy") as c:
-        outputs = await three_phases(c, sb)
+        outputs = await three_phases(c, sandbox)
     check_phases(outputs, [CANARY])
     logged = capsys.readouterr().err
     assert "the token is ***" in logged and "DEBUG" in logged

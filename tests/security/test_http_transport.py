@@ -1,24 +1,20 @@
 """Issue 6 §3: the streamable HTTP transport of a real `tickets-mcp --sandbox --transport http`.
 
-Loopback by default (the setting and the listening socket), DNS-rebinding protection (foreign
+Loopback by default (the listening socket; the setting is tests/unit/core/test_settings.py), DNS-rebinding protection (foreign
 Origin 403, foreign Host 421), the bearer token when configured (missing or wrong: 401), and
 /healthz open for probes.
 """
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 
-from tickets_mcp.settings import Settings
+from support.servers import ServerProcess
 
 TOKEN = "transport-test-bearer-7d41"
 LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
@@ -35,40 +31,16 @@ INIT = {
 MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELECTEL_", "TICKETS_MCP_"))}
-    env["TICKETS_MCP_HTTP_TOKEN"] = TOKEN
     # No --host: the default bind is under test.
-    command = [sys.executable, "-m", "tickets_mcp", "--sandbox", "--transport", "http", "--port", str(port)]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    process = ServerProcess({"TICKETS_MCP_HTTP_TOKEN": TOKEN}, ["--sandbox"])
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx2.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("tickets-mcp --transport http did not start") from None
-                time.sleep(0.1)
-        yield base, port
+        process.start(timeout=20)
+        yield process.base, process.port
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
-        assert TOKEN.encode() not in err
-
-
-def test_default_bind_setting_is_loopback() -> None:
-    assert Settings.model_fields["host"].default == "127.0.0.1"
+        process.stop()
+    assert TOKEN not in process.stderr()
 
 
 def listening_addresses(port: int) -> list[str]:

@@ -17,11 +17,10 @@ import httpx2
 import pytest
 from mcp import Client
 
-from mcp_support import make_settings
+from support.sandbox import make_settings
+from support.untrusted import FORBIDDEN, MARKERS, PAYLOADS, markers_in, problems, split_fences
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
-
-from .untrusted import FORBIDDEN, MARKERS, PAYLOADS, markers_in, problems, split_fences
 
 pytestmark = pytest.mark.anyio
 

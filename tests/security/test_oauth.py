@@ -21,10 +21,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from mcp_support import text_of
-from oauth_support import Issuer, rsa_key, running_issuer
-from redis_support import free_port
-from server_process import ServerProcess
+from support.mcp_client import text_of
+from support.oauth_issuer import Issuer, rsa_key, running_issuer
+from support.servers import ServerProcess, free_port
 from tickets_mcp.mcp_server.tools import enabled_tools
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.settings import Settings, exposure_problem

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from oauth_support import Issuer, rsa_key, running_issuer
+from support.oauth_issuer import Issuer, rsa_key, running_issuer
 from tickets_mcp.mcp_server.callers import JwksTokenVerifier, granted_scopes
 
 pytestmark = pytest.mark.anyio

@@ -1,1 +1,19 @@
-"""What the test suites share: servers, ports, the sandbox fixture, and the expected declarations."""
+"""What the test suites share: servers, ports, the sandbox fixture, and the expected declarations.
+
+Every helper module of the suite lives here (test folders hold only tests, conftest.py and data); import
+them as ``from support.<module> import ...`` (pyproject's ``pythonpath = ["tests"]``):
+
+- expected: the declared operations and tools the tests compare the code against;
+- servers: `free_port`, `clean_env`, `ServerProcess` (a real server process, ready when /healthz answers),
+  `RoundRobin` (requests spread over replicas);
+- sandbox: `make_settings` (a server pointed at a sandbox) and request bodies for the sandbox's HTTP API;
+- mcp_client: `text_of` (a result's text) and `Elicitor` (a scripted user answering elicitations);
+- api_client: the Tickets API client against a sandbox, and its settled journal (contract tests);
+- redis_server: a real redis-server on loopback; oauth_issuer: a stand-in OAuth issuer with a JWKS;
+- otlp_receiver: an OTLP/HTTP receiver on loopback; canary: every output a client sees, for secret checks;
+- untrusted: prompt-injection payloads and the checks that they came out sanitized and fenced;
+- fault_matrix, schema_strategies: the reliability suites' fault matrix and Hypothesis strategies;
+- fake_creates: fake creates for the dedup tests; tickets: realistic ticket, thread and catalog data;
+- cli: the venv's `tickets-mcp` console script, run in a clean environment; node_tools: the pinned
+  third-party Node tools (Inspector, conformance suite, mcpb); uv_runner: uv configured like pip.
+"""

@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.thirdparty.conftest import TIMEOUT, require_tool, run_tool
+import pytest
 
+from support.node_tools import TIMEOUT, require_tool, run_tool
+
+pytestmark = pytest.mark.thirdparty
 BASELINE = Path(__file__).with_name("conformance-expected-failures.yml")
 # Scenarios that exercise this server for real (not fixtures); they must be in the summary as passed.
 MUST_PASS = {

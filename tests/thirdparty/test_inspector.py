@@ -10,8 +10,11 @@ import json
 from typing import Any
 
 import pytest
-from tests.thirdparty.conftest import TICKETS_MCP, require_tool, run_tool
 
+from support.cli import TICKETS_MCP
+from support.node_tools import require_tool, run_tool
+
+pytestmark = pytest.mark.thirdparty
 INJECTED = 2401007
 
 

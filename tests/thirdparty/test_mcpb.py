@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from tests.thirdparty.conftest import ROOT, require_tool, run_tool
 
-from uv_support import UV, uv_env
+from support.node_tools import ROOT, require_tool, run_tool
+from support.uv_runner import UV, uv_env
+
+pytestmark = [pytest.mark.thirdparty, pytest.mark.packaging]  # packs the bundle and runs it with uv
 
 
 def test_manifest_validates() -> None:

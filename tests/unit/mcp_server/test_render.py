@@ -6,9 +6,9 @@ import json
 import re
 
 import pytest
-import ticket_data as fx
-from ticket_data import real_tokens
 
+import support.tickets as fx
+from support.tickets import real_tokens
 from tickets_mcp.api.models import Category, CategoryField, Product, TicketV1
 from tickets_mcp.mcp_server.markdown import (
     Clock,

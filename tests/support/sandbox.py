@@ -1,12 +1,37 @@
-"""Helpers shared by the sandbox tests (bodies, assertions)."""
+"""A sandbox for the tests: the settings of a server pointed at one, and request bodies for its HTTP API.
+
+The fixture itself is named ``sandbox`` everywhere (a `SandboxHandle` from `run_sandbox`, one per module
+or per session, set up by each folder's conftest with the options its tests need).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx2
+from pydantic import SecretStr
 
-FAST = 1 / 60  # the rate-limit minute becomes 1 s
+from tickets_mcp.sandbox import SandboxHandle
+from tickets_mcp.settings import Settings
+
+FAST = 1 / 60  # a time scale: the rate-limit minute becomes 1 s
+
+
+def make_settings(sb: SandboxHandle, **overrides: Any) -> Settings:
+    """A server pointed at `sb` with generous limits, so tests don't pace or limit each other."""
+    values: dict[str, Any] = {
+        "token": SecretStr(sb.token),
+        "base_url": sb.base_url,
+        "identity_url": sb.identity_url,
+        "creates_per_minute": 10_000,
+        "comments_per_minute": 10_000,
+        "calls_per_minute": 0,
+        "catalog_ttl": 0,
+        "dedup_window": 0,
+        "poll_interval": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
 
 
 def v2_body(**overrides: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Pacing through the client (shared state per credential) and progress reporting.
 
-The sliding-window semantics themselves are tests/api/test_api_windows.py."""
+The sliding-window semantics themselves are tests/unit/api/test_api_windows.py."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 import redis.asyncio as aioredis
 
-from mcp_support import make_settings
+from support.sandbox import make_settings
 from tickets_mcp.api import TicketsClient
 from tickets_mcp.api.dedup import payload_key
 from tickets_mcp.api.operations import new_ticket_body
@@ -35,14 +35,14 @@ DEAD_LEASE_MS = 400  # what is left of the dead replica's marker lease
 
 
 @pytest.fixture(scope="module")
-def sb() -> Any:
+def sandbox() -> Any:
     with run_sandbox(creates_per_minute=1000, comments_per_minute=1000) as handle:
         yield handle
 
 
 @pytest.fixture
-async def client(sb: SandboxHandle, redis_url: str) -> AsyncIterator[TicketsClient]:
-    settings = make_settings(sb, dedup_window=600)
+async def client(sandbox: SandboxHandle, redis_url: str) -> AsyncIterator[TicketsClient]:
+    settings = make_settings(sandbox, dedup_window=600)
     shared = SharedState.in_redis(redis_url)
     async with build_client(settings, shared.windows, shared.dedup) as c:
         yield c
@@ -68,44 +68,46 @@ def sent(sb: SandboxHandle, suffix: str) -> int:
 
 @pytest.mark.parametrize("went_through", [True, False])
 async def test_a_create_taken_over_is_looked_for_first(
-    client: TicketsClient, sb: SandboxHandle, redis_url: str, went_through: bool
+    client: TicketsClient, sandbox: SandboxHandle, redis_url: str, went_through: bool
 ) -> None:
     fields = {**FIELDS, "summary": f"{FIELDS['summary']} {went_through}"}
     body = new_ticket_body(**fields)
     await dead_marker(redis_url, payload_key(client.identity, "create_ticket", body))
-    sb.clear_journal()
+    sandbox.clear_journal()
     if went_through:  # the dead replica's POST reached the API before it died
-        first = post(sb, "/v2/tickets", body)["number"]
+        first = post(sandbox, "/v2/tickets", body)["number"]
     result = await client.create_ticket(**fields)
     if went_through:
-        assert result.ticket.number == first and result.reused and sent(sb, "/v2/tickets") == 1
+        assert result.ticket.number == first and result.reused and sent(sandbox, "/v2/tickets") == 1
     else:
-        assert not result.reused and sent(sb, "/v2/tickets") == 1
+        assert not result.reused and sent(sandbox, "/v2/tickets") == 1
 
 
 @pytest.mark.parametrize("went_through", [True, False])
 async def test_a_comment_taken_over_is_looked_for_first(
-    client: TicketsClient, sb: SandboxHandle, redis_url: str, went_through: bool
+    client: TicketsClient, sandbox: SandboxHandle, redis_url: str, went_through: bool
 ) -> None:
     number = 2401006
     text = f"a comment whose replica died ({went_through})"
     key = payload_key(client.identity, "add_comment", {"number": number, "body": text, "files": None})
     await dead_marker(redis_url, key)
-    sb.clear_journal()
+    sandbox.clear_journal()
     if went_through:
-        post(sb, f"/tickets/{number}/comments", {"body": text})
+        post(sandbox, f"/tickets/{number}/comments", {"body": text})
     comment = await client.add_comment(number, body=text)
     assert comment.recovered is went_through
-    assert sent(sb, f"/{number}/comments") == 1
+    assert sent(sandbox, f"/{number}/comments") == 1
 
 
-async def test_an_identical_comment_on_two_replicas_is_sent_once(sb: SandboxHandle, redis_url: str) -> None:
+async def test_an_identical_comment_on_two_replicas_is_sent_once(
+    sandbox: SandboxHandle, redis_url: str
+) -> None:
     """Two replicas (two clients on one Redis) get the same comment, at the same time (an agent's retry
     racing its first try) and again just after: it is added once."""
-    settings = make_settings(sb, dedup_window=600)
+    settings = make_settings(sandbox, dedup_window=600)
     shared = [SharedState.in_redis(redis_url), SharedState.in_redis(redis_url)]
     text = "said once, retried on another replica"
-    sb.clear_journal()
+    sandbox.clear_journal()
     got: list[Any] = [None, None]
     async with (
         build_client(settings, shared[0].windows, shared[0].dedup) as one,
@@ -122,4 +124,4 @@ async def test_an_identical_comment_on_two_replicas_is_sent_once(sb: SandboxHand
     for state in shared:
         await state.aclose()
     assert got[0].id == got[1].id == again.id and got[0].recovered != got[1].recovered and again.recovered
-    assert sent(sb, "/2401006/comments") == 1
+    assert sent(sandbox, "/2401006/comments") == 1
