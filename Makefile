@@ -9,7 +9,7 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 NODE_BIN   := $(NODE_DIR)/node_modules/.bin
 BUNDLE_DIR := build/bundle
 
-.PHONY: demo test lint bench bundle clean sandbox node-tools
+.PHONY: demo test test-fast lint bench bundle clean sandbox node-tools
 
 CONSTRAINTS := devtools/constraints.txt
 
@@ -39,6 +39,10 @@ node-tools: $(NODE_STAMP)
 
 test: $(STAMP) $(NODE_STAMP) lint
 	$(BIN)/python -m pytest
+
+# The unit tests alone (tests/unit: in process, no sockets, no subprocesses): seconds, no lint, no Node.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
 
 # The full fault matrix (1,000 calls) and the full fuzz (10,000 calls); make test runs small ones.
 .PHONY: soak fuzz
@@ -73,6 +77,11 @@ snapshots: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# P1 and P2 A/B against an earlier revision, in one run: make bench-ab AGAINST=<commit>
+.PHONY: bench-ab
+bench-ab: $(STAMP)
+	$(BIN)/python bench/ab.py --against $(AGAINST)
 
 # Three replicas sharing Redis under 30 agents, a replica killed, Redis restarted, 10,000 sessions.
 .PHONY: cluster-bench

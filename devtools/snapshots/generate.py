@@ -2,7 +2,7 @@
 
 - ``tests/e2e/snapshots/<tool>.json``: each tool as ``tools/list`` shows it (the snapshot test
   compares against these; a diff is a reviewed change of the contract);
-- the README's tool table;
+- the README's tool table, and the route table of ``docs/api.md``;
 - the tools of ``manifest.json``;
 - ``server.json`` (devtools/registry/server_json.py).
 
@@ -28,6 +28,9 @@ from tickets_mcp.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = ROOT / "tests" / "e2e" / "snapshots"
 TABLE_HEADER = "| Tool | Toolset | Read-only | Destructive | Idempotent | Asks consent | Description |"
+ROUTE_HEADER = (
+    "| Operation | Method | Path | Path seen | Re-sent after an ambiguous failure | Rate limit | Deprecated |"
+)
 
 
 def snapshot(tool: object) -> str:
@@ -71,19 +74,28 @@ def tool_rows() -> list[str]:
     ]
 
 
-def write_readme_table() -> list[str]:
-    path = ROOT / "README.md"
+def route_rows() -> list[str]:
+    from tickets_mcp.api import ROUTES
+
+    return [
+        f"| `{r.name}` | {r.method} | `{r.path}` | {r.path_status} | {_yn(r.idempotent)} | {r.bucket or ''} | "
+        f"{'yes' if r.deprecated else ''} |"
+        for r in ROUTES.values()
+    ]
+
+
+def write_table(path: Path, header: str, rows: list[str]) -> list[str]:
+    """Replace the Markdown table that starts with ``header`` in ``path`` by ``rows``."""
     text = path.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(TABLE_HEADER)}\n\|[-|]+\|\n(?:\|.*\n)*", re.M)
-    match = pattern.search(text)
+    match = re.compile(rf"^{re.escape(header)}\n\|[-|]+\|\n(?:\|.*\n?)*", re.M).search(text)
     if match is None:
-        raise SystemExit("README.md has no tool table (its header row is the one in this script)")
-    head = match.group(0).split("\n", 2)
-    table = "\n".join([head[0], head[1], *tool_rows()]) + "\n"
+        raise SystemExit(f"{path.relative_to(ROOT)} has no table with the header {header!r}")
+    separator = match.group(0).split("\n")[1]
+    table = "\n".join([header, separator, *rows]) + "\n"
     if table == match.group(0):
         return []
     path.write_text(text[: match.start()] + table + text[match.end() :], encoding="utf-8")
-    return ["wrote README.md (tool table)"]
+    return [f"wrote {path.relative_to(ROOT)} ({header.split('|')[1].strip().lower()} table)"]
 
 
 def write_manifest() -> list[str]:
@@ -106,7 +118,9 @@ def write_server_json() -> list[str]:
 
 def main() -> None:
     changed = write_snapshots(asyncio.run(listed_tools()))
-    changed += write_readme_table() + write_manifest() + write_server_json()
+    changed += write_table(ROOT / "README.md", TABLE_HEADER, tool_rows())
+    changed += write_table(ROOT / "docs" / "api.md", ROUTE_HEADER, route_rows())
+    changed += write_manifest() + write_server_json()
     print("\n".join(changed) if changed else "everything generated was already up to date")
 
 

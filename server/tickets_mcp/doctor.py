@@ -2,8 +2,8 @@
 
 One line per check, ✓ (passed), ! (worth knowing, not a failure) or ✗ (failed); indented lines are notes.
 With ``--sandbox`` the embedded sandbox is started and checked instead of the real API. Every read route
-of the route table is probed against the configured API and the write routes are listed, never called
-(`doctor_routes.py`). No secret value is ever printed: the report names which variable holds a
+of the route table is probed against the configured API and the write routes are listed, never called.
+No secret value is ever printed: the report names which variable holds a
 credential, never its content, and API error texts are redacted.
 
 Exit codes: 0 every check passed; 1 a check failed (auth refused, API unreachable, a read route answering
@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -347,6 +348,7 @@ class Prober:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.covered: list[str] = []
+        self.samples: dict[str, object] = {}  # a value seen for each path placeholder, for `probe_the_rest`
 
     async def probe(
         self, name: str, call: Callable[[], Awaitable[T]], detail: Callable[[T], str]
@@ -394,7 +396,7 @@ async def probe_read_routes(client: TicketsClient, report: Report, *, ticket_cou
     open_numbers = [t.number for t in opened.items] if opened else []
     numbers = open_numbers or ([t.number for t in legacy.items] if legacy else [])
     if numbers:
-        number = numbers[0]
+        number = p.samples["number"] = numbers[0]
         await p.probe("get_ticket", lambda: client.get_ticket(number), lambda t: f"ticket {t.number}")
         await p.probe(
             "get_ticket_legacy", lambda: client.get_ticket_legacy(number), lambda t: f"ticket {t.number}"
@@ -415,7 +417,7 @@ async def probe_read_routes(client: TicketsClient, report: Report, *, ticket_cou
         ),
     )
     if categories:
-        key = categories[0].key
+        key = p.samples["category"] = categories[0].key
         await p.probe(
             "get_category_fields",
             lambda: client.get_category_fields(key),
@@ -429,11 +431,31 @@ async def probe_read_routes(client: TicketsClient, report: Report, *, ticket_cou
         )
     if categories == []:
         report.fail("list_categories answered no category: a ticket cannot be created without one")
-    await p.probe("list_products", client.list_products, lambda items: _count(items, "product(s)"))
+    products = await p.probe("list_products", client.list_products, lambda items: _count(items, "product(s)"))
+    if products:
+        p.samples["product"] = products[0].key
     await p.probe("list_topics", client.list_topics, lambda items: _count(items, "topic(s)"))
+    await probe_the_rest(client, p)
+
+
+async def probe_the_rest(client: TicketsClient, p: Prober) -> None:
+    """Every other read route, called with the values seen above for its path placeholders: a read
+    operation added to the route table is probed without a probe of its own."""
     for route in ROUTES.values():
-        if route.method == "GET" and route.name not in p.covered:
-            report.warn(f"{entry(route)}: not probed: doctor has no probe for it yet")
+        if route.method != "GET" or route.name in p.covered:
+            continue
+        missing = [name for name in route.placeholders if name not in p.samples]
+        if missing:
+            p.skip(route.name, f"no {', '.join(missing)} seen to call it with")
+            continue
+        values = {name: p.samples[name] for name in route.placeholders}
+        shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "no arguments"
+        call: Callable[[], Awaitable[object]] = partial(getattr(client, route.name), **values)
+        await p.probe(route.name, call, partial(_called_with, shown))
+
+
+def _called_with(shown: str, _answer: object) -> str:
+    return f"called with {shown}"
 
 
 async def _probe_comments(client: TicketsClient, p: Prober, numbers: list[int], *, searched: bool) -> None:
@@ -460,7 +482,7 @@ async def _probe_comments(client: TicketsClient, p: Prober, numbers: list[int], 
             break
     p.answered("list_comments", f"{len(comments)} comment(s) of ticket {number}")
     if comments:
-        comment_id = comments[0].id
+        comment_id = p.samples["comment_id"] = comments[0].id
         await p.probe("get_comment", lambda: client.get_comment(comment_id), lambda c: f"comment {c.id}")
     else:
         p.skip("get_comment", f"no comment in the threads of the {tried} open ticket(s) tried")
