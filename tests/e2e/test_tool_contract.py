@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from support.expected import CONSENT_TOOLS, DEFAULT_TOOLS, LEGACY_TOOLS
+from support.expected import CATALOG_TOOLS, CONSENT_TOOLS, DEFAULT_TOOLS, LEGACY_TOOLS
 from support.mcp_client import text_of
 from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
@@ -114,11 +114,7 @@ async def test_toolsets_all_adds_legacy_and_off_toolsets_explain_themselves(sand
         assert LEGACY_TOOLS <= {t.name for t in (await c.list_tools()).tools}
     server = build_server(make_settings(sandbox, toolsets="catalog"))
     async with Client(server) as c:
-        assert {t.name for t in (await c.list_tools()).tools} == {
-            "list_categories",
-            "get_category_fields",
-            "list_products",
-        }
+        assert {t.name for t in (await c.list_tools()).tools} == CATALOG_TOOLS
         result = await c.call_tool("search_tickets", {})
     assert result.is_error and "--toolsets tickets" in text_of(result)
 

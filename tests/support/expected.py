@@ -11,12 +11,14 @@ OPERATIONS = {
     "list_categories", "get_category_fields", "list_products",
 }  # fmt: skip
 
-# The tools served by default (toolsets tickets, comments, catalog).
-DEFAULT_TOOLS = {
+# The tools of each toolset served by default.
+TICKETS_TOOLS = {
     "search_tickets", "count_tickets", "get_ticket", "create_ticket", "update_ticket_access",
-    "close_ticket", "reopen_ticket", "rate_ticket", "add_comment", "list_comments", "get_comment",
-    "rate_comment", "list_categories", "get_category_fields", "list_products",
+    "close_ticket", "reopen_ticket", "rate_ticket",
 }  # fmt: skip
+COMMENTS_TOOLS = {"add_comment", "list_comments", "get_comment", "rate_comment"}
+CATALOG_TOOLS = {"list_categories", "get_category_fields", "list_products"}
+DEFAULT_TOOLS = TICKETS_TOOLS | COMMENTS_TOOLS | CATALOG_TOOLS
 
 # The `legacy` toolset (v1 API, off by default).
 LEGACY_TOOLS = {
