@@ -86,7 +86,8 @@ async def test_real_create_refuses_with_the_same_problems(client: Client, sandbo
     args = {"summary": "Disk is slow", "categories": ["cloud_servers"], "products": ["no_such_product"]}
     result = await client.call_tool("create_ticket", args)
     out = result.structured_content
-    assert out["outcome"] == "refused"
+    assert result.is_error and out["outcome"] == "refused" and out["code"] == "draft_invalid"
+    assert "create_ticket" in result.content[0].text  # type: ignore[union-attr]  # the next call
     assert {p["field"] for p in out["problems"]} >= {"products[0]", "category_fields"}
     assert not [e for e in sandbox.journal() if e["method"] == "POST"]
 

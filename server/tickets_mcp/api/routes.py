@@ -130,9 +130,11 @@ class Declared:
         """The answer as the declared return type (ValueError/ValidationError when it is not that shape)."""
         adapter, is_list = self._result
         if self.unwrap is not None:
-            data = data[self.unwrap]
+            data = data[self.unwrap]  # KeyError: the answer had no such key
         elif is_list and isinstance(data, dict):
-            data = data.get("items")
+            if "items" not in data:
+                raise KeyError("items")
+            data = data["items"]
         return adapter.validate_python(data)
 
 

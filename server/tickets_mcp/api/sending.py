@@ -174,7 +174,7 @@ class Caller:
                         wait = self._failure_wait(route, state, None)
                         if wait is None:
                             raise ServerError(
-                                f"The answer could not be read ({exc}).",
+                                f"{exc}.",
                                 operation=operation,
                                 status=status,
                                 code="malformed_response",
@@ -320,11 +320,17 @@ def _parse(response: httpx2.Response, parse: Callable[[Any], T]) -> T:
     try:
         data = response.json() if response.content else None
     except ValueError:
-        raise _Malformed("not JSON") from None
+        raise _Malformed("the answer was not JSON") from None
     try:
         return parse(data)
-    except (ValidationError, ValueError, TypeError, KeyError) as exc:
-        raise _Malformed(f"unexpected shape: {type(exc).__name__}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise _Malformed(f"{where}: {first['msg']}") from None
+    except KeyError as exc:
+        raise _Malformed(f"the answer had no `{exc.args[0]}`") from None
+    except (ValueError, TypeError) as exc:
+        raise _Malformed(str(exc) or type(exc).__name__) from None
 
 
 def _body(response: httpx2.Response) -> Any:

@@ -10,15 +10,21 @@ from __future__ import annotations
 from typing import Annotated, Literal, get_args
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 # -- identifiers ---------------------------------------------------------------------------------
 
 TicketNumber = Annotated[int, Field(ge=1, le=2**63 - 1)]
 CommentId = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Key = Annotated[str, Field(min_length=1)]  # a category, product, topic or category-field key
-ProjectId = Annotated[str, Field(min_length=1)]  # an IAM (Keystone) project id
+# Keys and ids lose surrounding white space before they are checked or sent: "billing " is "billing".
+Trimmed = Annotated[str, StringConstraints(strip_whitespace=True)]
+Key = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1)
+]  # category, product, topic or field key
+ProjectId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1)
+]  # an IAM (Keystone) project id
 FileId = UUID  # a file uploaded to the attachments API
 SecretId = int
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
@@ -62,7 +68,7 @@ class CategoryFieldValue(TypedDict):
     """`CategoryFieldItemRequestData`: a field of the chosen categories and its value keys."""
 
     key: Key
-    values: list[str]
+    values: list[Trimmed]
 
 
 class TicketFilters(TypedDict, total=False):

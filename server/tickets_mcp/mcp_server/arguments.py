@@ -41,7 +41,7 @@ class CategoryFieldArg(BaseModel):
     # api.types.CategoryFieldValue, described for the model (a docstring would reach the schema)
 
     key: t.Key = Field(description="From get_category_fields.")
-    values: list[str] = Field(min_length=1, description="Value keys, or one free-text value.")
+    values: list[t.Trimmed] = Field(min_length=1, description="Value keys, or one free-text value.")
 
 
 FILTERS: dict[str, str] = {

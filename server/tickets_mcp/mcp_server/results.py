@@ -106,6 +106,15 @@ def _invalid(exc: errors.InvalidRequest, what: str) -> CallToolResult:
     )
 
 
+# What to call when a named thing is not found (by the kind of subject, see `declare.SUBJECTS`).
+NEXT_STEP_IF_MISSING = {
+    "ticket ": " search_tickets finds the numbers of this account's tickets.",
+    "comment ": " list_comments(number=...) lists a ticket's comments with their ids.",
+    "category ": " list_categories lists the category keys.",
+    "product ": " list_products lists the product keys (with parent=..., a product's sub-products).",
+}
+
+
 def from_api_error(exc: errors.TicketsApiError, *, subject: str | None = None) -> CallToolResult:
     """Map a client exception to an actionable `isError` result; ``subject`` is what the call was about
     (``ticket 2401007``, ``comment 9100001``, ``category 'billing'``, ...)."""
@@ -120,7 +129,10 @@ def from_api_error(exc: errors.TicketsApiError, *, subject: str | None = None) -
     if isinstance(exc, errors.InvalidRequest):
         return _invalid(exc, what)
     if isinstance(exc, errors.NotFound):
-        return fail(f"Not found: {what} does not exist or is not visible to this account.", code="not_found")
+        step = next((hint for kind, hint in NEXT_STEP_IF_MISSING.items() if what.startswith(kind)), "")
+        return fail(
+            f"Not found: {what} does not exist or is not visible to this account.{step}", code="not_found"
+        )
     if isinstance(exc, errors.AuthError):
         return fail(
             "The Tickets API refused the credentials (HTTP "
@@ -134,6 +146,13 @@ def from_api_error(exc: errors.TicketsApiError, *, subject: str | None = None) -
             f"The outcome is unknown: {exc.message} Do not repeat the call blindly; "
             "search_tickets or list_comments first to see whether it went through.",
             code="outcome_unknown",
+        )
+    if isinstance(exc, errors.ServerError) and exc.code == "malformed_response":
+        return fail(
+            f"The Tickets API answered {exc.operation} (HTTP {exc.status}) in a shape this server does not "
+            f"read: {exc.message} Its route or answer may have changed: `tickets-mcp doctor` checks the "
+            "route table against the API.",
+            code="malformed_response",
         )
     if isinstance(exc, errors.ServerError):
         return fail(

@@ -24,7 +24,7 @@ from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.request_state import RequestStateSecurity
-from mcp.types import EmptyResult, SetLevelRequestParams
+from mcp.types import CallToolResult, EmptyResult, SetLevelRequestParams, TextContent
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
@@ -111,19 +111,58 @@ class ToolGate:
         spec = self.enabled.get(name)
         if spec is None:
             return await call_next(ctx)
-        arguments = none_for_empty(spec.sdk_tool.parameters, params.get("arguments") or {})
+        given = params.get("arguments") or {}
+        known = spec.sdk_tool.parameters.get("properties", {})
+        ignored = sorted(k for k in given if k not in known)
+        arguments = none_for_empty(spec.sdk_tool.parameters, {k: v for k, v in given.items() if k in known})
         try:
             spec.sdk_tool.fn_metadata.validate_arguments(arguments)
         except ValidationError as exc:
             return invalid_arguments(name, exc)
-        return await call_next(replace(ctx, params={**params, "arguments": arguments}))
+        result = await call_next(replace(ctx, params={**params, "arguments": arguments}))
+        if isinstance(result, dict) and "content" in result:  # a final result (not input-required)
+            final = CallToolResult.model_validate(result)
+            changed = consent_answer_explained(final) or final
+            if ignored:
+                changed = with_ignored(changed, ignored)
+            if changed is not final:
+                return changed
+        return result
+
+
+NONE: tuple[object, ...] = ([], {}, None, "")
 
 
 def none_for_empty(schema: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
-    """What models commonly send for "none": ``[]``, ``null`` or ``""`` for an optional argument. Such an
-    argument is left out, so it means what its absence means."""
+    """What models commonly send for "none": ``[]``, ``{}``, ``null`` or ``""`` for an optional argument.
+    Such an argument is left out, so it means what its absence means (and a write's body, its dedup key
+    included, is the same as without it)."""
     required = set(schema.get("required", []))
-    return {k: v for k, v in arguments.items() if k in required or v not in ([], None, "")}
+    return {k: v for k, v in arguments.items() if k in required or not any(v == n for n in NONE)}
+
+
+def with_ignored(result: CallToolResult, ignored: list[str]) -> CallToolResult:
+    """The result, saying which arguments the tool does not take and were ignored."""
+    note = f"Ignored argument(s) this tool does not take: {', '.join(ignored)}."
+    content = [*result.content, TextContent(type="text", text=note)]
+    structured = result.structured_content
+    if structured is not None:
+        structured = {**structured, "ignored_arguments": ignored}
+    return result.model_copy(update={"content": content, "structured_content": structured})
+
+
+def consent_answer_explained(result: CallToolResult) -> CallToolResult | None:
+    """The SDK's error for an accepted consent answer that does not fit the question's form names an
+    internal resolver; this says what was wrong instead (nothing was sent: the body never ran)."""
+    text = " ".join(getattr(block, "text", "") for block in result.content)
+    if not result.is_error or ".consent'" not in text or "Resolver '" not in text:
+        return None
+    return fail(
+        'Not sent: the answer to the consent question was not in its form: accept with {"confirm": true} '
+        'to send, {"confirm": false} or decline not to. Nothing was changed; ask the user again.',
+        code="consent_malformed",
+        sent=False,
+    )
 
 
 def invalid_arguments(tool: str, error: ValidationError) -> Any:

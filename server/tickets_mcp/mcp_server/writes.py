@@ -159,8 +159,8 @@ async def message_plan(
     ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool, *, reopen: bool
 ) -> Plan:
     """The plan of a message to a ticket's thread: a comment (the ticket must be open) or a reopening
-    (it must be closed). The ticket is read only when the user is going to be asked (a secret):
-    otherwise the API's own refusal says the same without an extra read."""
+    (it must be closed). The ticket is read first, asked or not: a message that cannot succeed is
+    refused here, naming the next call, and never sent."""
     if reopen:
         action = f"Reopen ticket {number}"
         why = f"ticket {number} is not closed, so there is nothing to reopen: add_comment(number={number}, body=...) instead."
@@ -172,11 +172,10 @@ async def message_plan(
     texts, about = outbound({"body": body}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action=action, **about)
-    sent = {"body": texts["body"], "files": [str(f) for f in files] if files else None}
-    plan = Plan(action=action, body=sent, **about)
-    if plan.asks and ticket_view(await caller_of(ctx).client.get_ticket(number)).closed != reopen:
+    if ticket_view(await caller_of(ctx).client.get_ticket(number)).closed != reopen:
         return refused(action, why, code)
-    return plan
+    sent = {"body": texts["body"], **({"files": [str(f) for f in files]} if files else {})}
+    return Plan(action=action, body=sent, **about)
 
 
 def vote_plan(action: str, score: int, texts: dict[str, str], about: dict[str, Any]) -> Plan:

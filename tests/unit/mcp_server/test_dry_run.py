@@ -228,8 +228,13 @@ async def test_a_draft_with_problems_previews_refused_with_the_problems() -> Non
         }
     ]
     text = result.content[0].text  # type: ignore[union-attr]
-    assert text.startswith("Draft has problems; nothing was sent.")
+    # Not a dry run: a create that was not done is an error, with the code and the next call.
+    assert result.is_error and out["code"] == "draft_invalid"
+    assert text.startswith("Not sent: the draft has problems") and "call create_ticket again" in text
     assert "(allowed: ru-1, ru-2)" in text
+    dry = (await plan(dry_run=True)).preview()
+    assert dry is not None and not dry.is_error  # a dry run's verdict stays a normal result
+    assert dry.content[0].text.startswith("Draft has problems; nothing was sent.")  # type: ignore[union-attr]
 
 
 async def test_a_dry_run_with_a_secret_does_not_ask_but_warns_and_masks_the_preview() -> None:

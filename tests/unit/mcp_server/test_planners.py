@@ -88,11 +88,12 @@ def code(plan: Plan) -> str | None:
 
 
 async def test_control_and_invisible_characters_are_removed_and_counted() -> None:
-    plan = await plan_of(comments.add_comment, FakeClient(), number=7, body="he\x00llo\u200b world\x07")
+    client = FakeClient(tickets={7: OPEN})
+    plan = await plan_of(comments.add_comment, client, number=7, body="he\x00llo\u200b world\x07")
     assert plan.refusal is None
-    assert plan.body == {"body": "hello world", "files": None}
+    assert plan.body == {"body": "hello world"}  # no "files": null, which would not be sent
     assert plan.cleaned == {"body": 3}
-    clean = await plan_of(comments.add_comment, FakeClient(), number=7, body="plain text")
+    clean = await plan_of(comments.add_comment, client, number=7, body="plain text")
     assert clean.cleaned == {} and clean.secrets is None and not clean.asks
 
 
@@ -134,12 +135,12 @@ async def test_a_secret_split_by_an_invisible_character_is_found_after_cleaning(
     assert plan.secrets == "an AWS access key in body" and plan.asks
 
 
-async def test_allow_secrets_means_it_does_not_ask_and_reads_nothing() -> None:
+async def test_allow_secrets_means_it_does_not_ask_but_the_ticket_is_still_checked() -> None:
     client = FakeClient(tickets={7: OPEN})
     plan = await plan_of(comments.add_comment, client, number=7, body=f"key {AWS_KEY}", allow_secrets=True)
     assert plan.secrets is not None and plan.allow_secrets
     assert not plan.asks
-    assert client.reads == []  # the ticket is read only when the user is going to be asked
+    assert client.reads == [("get_ticket", 7)]  # checked whether or not the user is asked
     assert plan.body["body"] == f"key {AWS_KEY}"  # the body itself is sent unmasked
 
 
@@ -175,7 +176,7 @@ async def test_question_shows_the_exact_body_with_secrets_masked_by_kind() -> No
     assert AWS_KEY not in text
     assert text == (
         "Add a comment to ticket 7?\n"
-        'This will be sent to the Selectel Tickets API: {"body": "my key is [aws_access_key], ok?", "files": null}\n'
+        'This will be sent to the Selectel Tickets API: {"body": "my key is [aws_access_key], ok?"}\n'
         "Warning: it looks like it contains an AWS access key in body (masked above). Send it anyway?"
     )
 

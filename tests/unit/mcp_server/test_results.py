@@ -93,7 +93,10 @@ def test_not_found_names_the_subject() -> None:
         errors.NotFound("gone", operation="get_ticket", status=404), subject="ticket 2401007"
     )
     assert structured(result)["code"] == "not_found"
-    assert text(result) == "Not found: ticket 2401007 does not exist or is not visible to this account."
+    assert text(result) == (
+        "Not found: ticket 2401007 does not exist or is not visible to this account. "
+        "search_tickets finds the numbers of this account's tickets."
+    )
     anonymous = from_api_error(errors.NotFound("gone", operation="get_ticket", status=404))
     assert text(anonymous).startswith("Not found: the request does not exist")
 

@@ -178,14 +178,23 @@ class DraftPlan(Plan):
             f"- {p.field}: {p.message}" + (f" (allowed: {', '.join(p.allowed[:20])})" if p.allowed else "")
             for p in self.problems
         ]
-        if self.problems:
+        if self.dry_run and self.problems:
             head = "Draft has problems; nothing was sent. Fix them and call again:"
+        elif self.problems:  # a create that was not done: an error, with what to fix
+            head = (
+                "Not sent: the draft has problems the API would refuse. Fix them and call create_ticket "
+                "again (dry_run=true checks without sending):"
+            )
         else:
             head = "Draft is valid; nothing was sent. Call again with dry_run=false to create it."
         notes = [f"- warning: {w}" for w in self.warnings]
         notes += [f"- not checked: {u}" for u in self.unchecked]
         notes += [f"- possible duplicate: #{d.number} {masked(d.summary)}" for d in self.duplicates]
-        return ok("\n".join([head, *lines, *notes]) + cleaned_note(self), self.outcome())
+        result = ok("\n".join([head, *lines, *notes]) + cleaned_note(self), self.outcome())
+        if self.dry_run:
+            return result  # a dry run's verdict is a normal result, problems or not
+        structured = {**(result.structured_content or {}), "code": "draft_invalid"}
+        return result.model_copy(update={"is_error": True, "structured_content": structured})
 
     def finished(self, answer: Any) -> CallToolResult:
         result: CreateTicketResult = answer
@@ -233,7 +242,7 @@ async def create_ticket(
     dry_run: Annotated[bool, Field(description="Check and preview only; send nothing.")] = False,
     allow_secrets: AllowSecrets = False,
 ) -> Plan:
-    """Open a support ticket. Call with dry_run=true first: it checks categories, required fields, secrets and duplicates."""
+    """Open a support ticket. Call with dry_run=true first: it checks categories, required fields, secrets and duplicates (keys are trimmed of spaces)."""
     texts, about = outbound({"summary": summary, "comment_body": comment_body}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action="Create a ticket", **about)
