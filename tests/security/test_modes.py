@@ -1,4 +1,4 @@
-"""Issue 6 §3: read-only mode refuses every write even when called by name; the per-session limit.
+"""Read-only mode refuses every write even when called by name; the per-session limit.
 
 Both refusals must happen before anything goes upstream: the sandbox journal stays empty.
 A control run without the restriction shows the same calls do reach the API.
@@ -15,6 +15,7 @@ import pytest
 from mcp import Client
 from mcp.types import Implementation
 
+from support.expected import OPEN_TICKET, WRITE_CALLS
 from support.mcp_client import text_of
 from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
@@ -22,25 +23,6 @@ from tickets_mcp.mcp_server.tools import all_tools
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 pytestmark = pytest.mark.anyio
-OPEN_TICKET = 2401006
-SUPPORT_COMMENT = 9100023  # support's answer in ticket 2401007
-
-WRITE_CALLS: dict[str, dict[str, Any]] = {
-    "create_ticket": {
-        "summary": "read-only probe",
-        "categories": ["cloud_servers"],
-        "category_fields": [{"key": "region", "values": ["ru-3"]}],
-        "comment_body": "must never be sent",
-    },
-    "update_ticket_access": {"number": OPEN_TICKET, "access_level": "all_users"},
-    "close_ticket": {"number": OPEN_TICKET},
-    "reopen_ticket": {"number": OPEN_TICKET, "body": "must never be sent"},
-    "rate_ticket": {"number": OPEN_TICKET, "score": 5},
-    "add_comment": {"number": OPEN_TICKET, "body": "must never be sent"},
-    "rate_comment": {"comment_id": SUPPORT_COMMENT, "score": 1},
-    "create_ticket_legacy": {"summary": "read-only probe", "comment_body": "must never be sent"},
-    "update_ticket_legacy": {"number": OPEN_TICKET, "access_level": "account_users"},  # back again
-}
 
 
 @pytest.fixture

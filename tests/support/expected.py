@@ -3,6 +3,8 @@ line here (and `make snapshots` for the generated files)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 # Every operation of the Tickets API client (api/operations.py), by name.
 OPERATIONS = {
     "create_ticket", "search_tickets", "count_tickets", "get_ticket", "update_ticket", "close_ticket",
@@ -32,4 +34,25 @@ CONSENT_TOOLS = {
     "rate_comment",
     "update_ticket_access",
     "update_ticket_legacy",
+}
+
+# One call of each write tool that reaches the API of a fresh sandbox, in this order (close, then reopen):
+# the read-only tests prove each is refused, and a control run that each is sent.
+OPEN_TICKET = 2401006
+SUPPORT_COMMENT = 9100023  # support's answer in ticket 2401007
+WRITE_CALLS: dict[str, dict[str, Any]] = {
+    "create_ticket": {
+        "summary": "read-only probe",
+        "categories": ["cloud_servers"],
+        "category_fields": [{"key": "region", "values": ["ru-3"]}],
+        "comment_body": "must never be sent",
+    },
+    "update_ticket_access": {"number": OPEN_TICKET, "access_level": "all_users"},
+    "close_ticket": {"number": OPEN_TICKET},
+    "reopen_ticket": {"number": OPEN_TICKET, "body": "must never be sent"},
+    "rate_ticket": {"number": OPEN_TICKET, "score": 5},
+    "add_comment": {"number": OPEN_TICKET, "body": "must never be sent"},
+    "rate_comment": {"comment_id": SUPPORT_COMMENT, "score": 1},
+    "create_ticket_legacy": {"summary": "read-only probe", "comment_body": "must never be sent"},
+    "update_ticket_legacy": {"number": OPEN_TICKET, "access_level": "account_users"},  # back again
 }
