@@ -9,6 +9,7 @@ import random
 import re
 import string
 import time
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -20,7 +21,40 @@ from tickets_mcp.mcp_server.safety import SecretFinding, describe_secrets, find_
 from tickets_mcp.mcp_server.secrets import SecretKind
 
 KINDS = set(get_args(SecretKind))
-GENERIC = {"password", "secret", "api_token", "connection_string", "aws_secret_key", "selectel_token"}
+GENERIC = {
+    "password",
+    "secret",
+    "api_token",
+    "connection_string",
+    "aws_secret_key",
+    "selectel_token",
+    "telegram_bot_token",
+    "azure_connection_string",
+    "netrc_password",
+    "pgpass_password",
+    "twilio_auth_token",
+    "basic_auth",
+}
+ALNUM = string.ascii_letters + string.digits
+URLSAFE = ALNUM + "-_"
+HEXDIGITS = "0123456789abcdef"
+
+
+def fake(n: int, alphabet: str = ALNUM, *, seed: str = "") -> str:
+    """``n`` random characters, the same on every run. The tokens below are built at run time, so the
+    source holds no literal a push-protection scanner would take for a leaked key."""
+    rng = random.Random(f"{n}{alphabet}{seed}")
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+MARK = "T3Blbk" + "FJ"  # base64 of "OpenAI", inside OpenAI keys
+OPENAI_PROJ = "sk-proj-" + fake(74, URLSAFE) + MARK + fake(74, URLSAFE, seed="2")
+ANTHROPIC = "sk-ant-" + "api03-" + fake(93, URLSAFE) + "AA"
+TELEGRAM = "7412345678:" + "AA" + fake(33, URLSAFE)
+AZURE_KEY = base64.b64encode(random.Random("azure").randbytes(64)).decode()
+SAS_KEY = base64.b64encode(random.Random("sas").randbytes(32)).decode()
+TWILIO_SID, TWILIO_TOKEN = "AC" + fake(32, HEXDIGITS), fake(32, HEXDIGITS, seed="auth")
+BASIC = base64.b64encode(b"anna:Zq8rT2p9!").decode()
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5"
@@ -28,6 +62,7 @@ JWT = (
 )
 RSA = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA0Zq8r+T2p9Xk4Lw7Vb1Nc3Md6Fg\n-----END RSA PRIVATE KEY-----"
 SELECTEL = "7fKx2Qm9Zr4Lp0Wn8Tb1Yc6Vd3Ha5Je_123456"
+RSA_B64 = base64.b64encode(RSA.encode()).decode()  # what `base64 -w0 id_rsa` and a k8s Secret hold
 
 # Self-identifying tokens: (token, kind, hint).
 TOKENS = [
@@ -70,6 +105,30 @@ TOKENS = [
     (JWT, "jwt", "eyJ****"),
     (SELECTEL, "selectel_token", "****"),
     ("Q2w3E4r5T6y7U8i9O0pAsDfG_87654321", "selectel_token", "****"),
+    (OPENAI_PROJ, "openai_key", "sk-p****"),
+    ("sk-svcacct-" + fake(58, URLSAFE) + MARK + fake(58, URLSAFE), "openai_key", "sk-s****"),
+    ("sk-" + fake(20, seed="legacy") + MARK + fake(20, seed="legacy2"), "openai_key", "sk-****"),
+    ("sk-" + fake(48, seed="plain"), "openai_key", "sk-****"),
+    (ANTHROPIC, "anthropic_key", "sk-a****"),
+    ("sk-ant-" + "admin01-" + fake(93, URLSAFE, seed="admin") + "AA", "anthropic_key", "sk-a****"),
+    ("AIza" + fake(35, URLSAFE), "google_api_key", "AIza****"),
+    (TELEGRAM, "telegram_bot_token", "****"),
+    (RSA_B64, "private_key_base64", "LS0t****"),
+    ("npm_" + fake(36), "npm_token", "npm_****"),
+    ("pypi-" + "AgEIcHlwaS5vcmc" + fake(120, URLSAFE), "pypi_token", "pypi****"),
+    ("pypi-" + "AgENdGVzdC5weXBpLm9yZw" + fake(90, URLSAFE), "pypi_token", "pypi****"),
+    ("dckr_" + "pat_" + fake(27, URLSAFE), "docker_hub_token", "dckr****"),
+    ("hf_" + fake(34, string.ascii_letters), "huggingface_token", "hf_****"),
+    ("dop_" + "v1_" + fake(64, HEXDIGITS), "digitalocean_token", "dop_****"),
+    ("doo_" + "v1_" + fake(64, HEXDIGITS, seed="o"), "digitalocean_token", "doo_****"),
+    ("dor_" + "v1_" + fake(64, HEXDIGITS, seed="r"), "digitalocean_token", "dor_****"),
+    ("SG." + fake(22, URLSAFE) + "." + fake(43, URLSAFE), "sendgrid_key", "SG.****"),
+    ("SK" + fake(32, HEXDIGITS, seed="sk"), "twilio_key", "SK****"),
+    ("key-" + fake(32, HEXDIGITS, seed="mailgun"), "mailgun_key", "key-****"),
+    ("t1." + "9euelZq" + fake(120, URLSAFE) + "." + fake(86, URLSAFE), "yandex_iam_token", "t1.****"),
+    ("y0_" + "AgAAAA" + fake(52, URLSAFE), "yandex_oauth_token", "y0_****"),
+    ("AQAAAAA" + fake(32, URLSAFE, seed="ya"), "yandex_oauth_token", "AQAA****"),
+    ("AQVN" + fake(36, URLSAFE), "yandex_api_key", "AQVN****"),
 ]
 WRAPPERS = [
     "{}",
@@ -159,6 +218,46 @@ LABELLED = [
     ("DATABASE_URL=postgres://app:S3cretPass@db.internal:5432/app", "connection_string", "S3cretPass"),
     ("Подключение: mysql://root:Zq8rT2p9@10.0.0.5:3306/shop", "connection_string", "Zq8rT2p9"),
     ("amqp://guest:guest@rabbit:5672/", "connection_string", "guest"),
+    (
+        f"DefaultEndpointsProtocol=https;AccountName=shopdata;AccountKey={AZURE_KEY};EndpointSuffix=core.windows.net",
+        "azure_connection_string",
+        AZURE_KEY,
+    ),
+    (
+        "Endpoint=sb://shop.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;"
+        f"SharedAccessKey={SAS_KEY}",
+        "azure_connection_string",
+        SAS_KEY,
+    ),
+    ("machine api.example.com login anna password Zq8rT2p9", "netrc_password", "Zq8rT2p9"),
+    ("machine host login user password secret", "netrc_password", "secret"),
+    (
+        "~/.netrc:\nmachine 10.0.0.5\n    login deploy\n    password s3cret-Pw\n",
+        "netrc_password",
+        "s3cret-Pw",
+    ),
+    ("My .netrc: `default login anonymous password Tr0ub4dor&3`", "netrc_password", "Tr0ub4dor&3"),
+    ("db.internal:5432:shop:shop_app:S3cr3tPw", "pgpass_password", "S3cr3tPw"),
+    ("~/.pgpass:\nlocalhost:*:*:postgres:Zq8rT2p9\n", "pgpass_password", "Zq8rT2p9"),
+    ("*:*:*:replicator:p\\:ss-w0rd", "pgpass_password", "p\\:ss-w0rd"),
+    ("Authorization: Basic " + BASIC, "basic_auth", BASIC),
+    (f"curl -H 'Authorization: basic {BASIC}' https://api.example.com", "basic_auth", BASIC),
+    ("TWILIO_AUTH_TOKEN=" + TWILIO_TOKEN, "twilio_auth_token", TWILIO_TOKEN),
+    (
+        f"curl -u {TWILIO_SID}:{TWILIO_TOKEN} https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json",
+        "twilio_auth_token",
+        TWILIO_TOKEN,
+    ),
+    (f'client = Client("{TWILIO_SID}", "{TWILIO_TOKEN}")', "twilio_auth_token", TWILIO_TOKEN),
+    (f'account_sid = "{TWILIO_SID}"\nauth_token = "{TWILIO_TOKEN}"', "twilio_auth_token", TWILIO_TOKEN),
+    (f"https://api.telegram.org/bot{TELEGRAM}/getMe", "telegram_bot_token", TELEGRAM),
+    ("OPENAI_API_KEY=" + OPENAI_PROJ, "openai_key", OPENAI_PROJ),
+    (
+        "tls.key: |\n  " + "\n  ".join(base64.encodebytes(RSA.encode()).decode().split()),
+        "private_key_base64",
+        None,
+    ),
+    ("kind: Secret\ndata:\n  id_rsa: " + RSA_B64 + "\n", "private_key_base64", RSA_B64),
     (RSA, "private_key", RSA),
     ("Вот ключ:\n" + RSA + "\nспасибо", "private_key", RSA),
     (
@@ -213,9 +312,14 @@ def test_hints_never_carry_the_value(text: str) -> None:
         if f.kind in GENERIC:
             assert f.hint == "****"
         # the prefix is the format's fixed marker, never a piece of the random part
-        assert m.group(1) in {"", "AKIA", "ASIA", "AROA", "sk_l", "sk_t", "rk_l", "gith", "glpa", "eyJ"} or (
-            re.fullmatch(r"gh[pousr]_|xox[baprso]", m.group(1))
-        )
+        assert m.group(1) in FIXED_PREFIXES or re.fullmatch(r"gh[pousr]_|xox[baprso]|do[opr]_", m.group(1))
+
+
+FIXED_PREFIXES = {
+    *("", "AKIA", "ASIA", "AROA", "sk_l", "sk_t", "rk_l", "gith", "glpa", "eyJ"),
+    *("sk-p", "sk-s", "sk-a", "sk-", "AIza", "LS0t", "npm_", "pypi", "dckr", "hf_", "SG.", "SK", "key-"),
+    *("t1.", "y0_", "AQAA", "AQVN"),
+}
 
 
 def test_every_kind_is_covered_and_closed() -> None:
@@ -320,6 +424,64 @@ NEGATIVES = [
     "data=SGVsbG8gV29ybGQhIFRoaXMgaXMgYSB0ZXN0IG9mIGJhc2U2NA== len=44",
     "payload eyJ1c2VyIjoiYW5uYSIsInJvbGUiOiJhZG1pbiJ9 logged",
     "cookie session=eyJ1c2VyIjoiYW5uYSJ9.Zx8vB2.nM4kL6abc-defGHI (flask, not a JWT header)",
+    # prefixes of the token kinds, in prose and identifiers
+    "We use sk-learn and sk-image; the risk-assessment-2024 doc is attached.",
+    "sk-" + "a" * 48,
+    "sk-proj-<your-project-key>",
+    "sk-ant-api03-... (redacted)",
+    "AIza is how Google API keys start",
+    "npm_config_registry=https://registry.npmjs.org/ npm_lifecycle_event=postinstall",
+    "HF_HOME=/data/hf_cache, model hf_internal_testing_tiny_random_bert",
+    "hf_" + "abcdefghijklmnopqrstuvwxyzabcdefgh",
+    "dckr_pat_<token>",
+    "SG.1234 is the SendGrid sub-account",
+    "SKU-2024-0001, SKIP_TESTS=1",
+    "Use a key-value store; key-rotation-policy-2024 applies.",
+    "instance types t1.micro, t1.small and t2.large",
+    "y0_coordinate_offset_value_for_the_chart_rendering_engine_v",
+    "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    "Account " + TWILIO_SID + " was suspended (the SID alone is not a secret)",
+    "dop_v1_" + "0" * 64,
+    # Telegram-like numbers
+    "chat_id: -1001234567890, message 42:Abc",
+    "1700000000:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    # Azure, .netrc, .pgpass, Basic auth: placeholders and look-alikes
+    "DefaultEndpointsProtocol=https;AccountName=shopdata;AccountKey=<your-account-key>;EndpointSuffix=core.windows.net",
+    "AccountKey=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "UseDevelopmentStorage=true",
+    "Endpoint=sb://shop.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey",
+    "I restarted the machine and login fails, password reset did not help.",
+    "Machine web1: login root, password reset required",
+    "machine example.com login <user> password <password>",
+    "machine example.com login anna password ${NETRC_PASSWORD}",
+    "the format is host:port:database:username:password",
+    "localhost:5432:*:postgres:*",
+    "root:x:0:0:root:/root:/bin/bash",
+    "2024-11-30 10:00:01:123 INFO pool: 10:00:01:123:456 ok",
+    "MAC 52:54:00:12:34:56, IPv6 2001:db8:85a3:0:8a2e:370:7334, fe80::1",
+    "WARN:db.pool:5432:app:timeout",
+    "Basic auth is enabled on the panel",
+    'WWW-Authenticate: Basic realm="api"',
+    "Authorization: Basic dXNlcm5hbWU=",
+    "Authorization: Basic dXNlcjo=",
+    "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+    "Authorization: Basic <base64 of user:password>",
+    # base64 that is not a private key, and data URLs
+    "tls.crt: "
+    + base64.b64encode(
+        b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJ3\n-----END CERTIFICATE-----"
+    ).decode(),
+    base64.b64encode(
+        b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n-----END PUBLIC KEY-----"
+    ).decode(),
+    "only the header: " + base64.b64encode(b"-----BEGIN RSA PRIVATE KEY-----").decode(),
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+    '<img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7">',
+    # request ids, traces, short SHAs
+    "X-Request-Id: req_8f3a2b1c9d0e4f5a6b7c8d9e, request_id=01HF8ZJ6Q3K9X2V7N4M5B8C1D0",
+    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    "x-amz-request-id: 4442587FB7D0A2F9, x-amz-id-2: vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=",
+    "Cherry-picked 3f2a1b0, 9c8d7e6 and 1a2b3c4d5e6f onto release/2024.11",
 ]
 
 
@@ -385,8 +547,25 @@ def log_lines(draw: st.DrawFn) -> str:
     return f"{ts} {draw(WORD)}: data={blob} ticket={draw(st.integers(1, 10**7))}"
 
 
+DATA_URL = st.tuples(
+    st.sampled_from(["image/png", "image/jpeg", "application/pdf"]), st.binary(max_size=90)
+).map(lambda t: f"data:{t[0]};base64,{base64.b64encode(t[1]).decode()}")
+REQUEST_ID = st.one_of(
+    HEX.map(lambda h: f"X-Request-Id: req_{h[:24]}"),
+    st.uuids().map(lambda u: f"request_id={u.hex}"),
+    st.tuples(IPV4, st.integers(1, 65535)).map(lambda t: f"upstream {t[0]}:{t[1]}"),
+    st.binary(min_size=20, max_size=20).map(lambda b: f"commit {b.hex()} (short {b.hex()[:7]})"),
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.uuids().map(str), HEX, HEX.map(str.upper), log_lines()), min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.one_of(st.uuids().map(str), HEX, HEX.map(str.upper), log_lines(), DATA_URL, REQUEST_ID),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_ordinary_text_never_flagged(parts: list[str]) -> None:
     for sep in (" ", "\n"):
         assert find_secrets(sep.join(parts)) == []
@@ -444,6 +623,42 @@ def test_describe_secrets() -> None:
     assert not any(mixed_text[f.start : f.end] in sentence for f in mixed)
 
 
+def test_describe_names_the_new_kinds_without_values() -> None:
+    text = (
+        f"key {OPENAI_PROJ}, bot {TELEGRAM}\nmachine git.example.com login anna password Zq8rT2p9\n"
+        f"Authorization: Basic {BASIC}\nAccountKey={AZURE_KEY}"
+    )
+    found = find_secrets(text)
+    sentence = describe_secrets(found, "body")
+    assert sentence == (
+        "an OpenAI API key, a Telegram bot token, a .netrc password, an HTTP Basic auth password and an "
+        "Azure connection string with a key in body"
+    )
+    assert not any(text[f.start : f.end] in sentence for f in found)
+    two = find_secrets(f"{TELEGRAM} {TELEGRAM[:-1]}x")
+    assert describe_secrets(two, "comment") == "two Telegram bot tokens in comment"
+
+
+def test_every_kind_has_a_name() -> None:
+    assert set(secrets._NAMES) == KINDS
+    for one, many in secrets._NAMES.values():
+        assert re.match(r"(?:an?|) ?\S", one) and one.split(" ", 1)[0] in {"a", "an"} and many
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+
+
+def test_the_documented_kinds_are_the_scanned_kinds() -> None:
+    """docs/decisions.md lists each shape with its kind in parentheses: exactly the kinds of the code."""
+    page = (DOCS / "decisions.md").read_text(encoding="utf-8")
+    section = page.split("## Secret scanner", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"\(`([a-z0-9_]+)`\)", section)) == KINDS
+    for name in ("threads-and-writes.md", "security.md"):
+        assert "decisions.md#secret-scanner-precision-first-shapes" in (DOCS / name).read_text(
+            encoding="utf-8"
+        )
+
+
 def test_linear_time_on_hostile_input() -> None:
     hostile = [
         "a" * 200_000,
@@ -454,6 +669,14 @@ def test_linear_time_on_hostile_input() -> None:
         "eyJ" + "a" * 100_000 + ".",
         "Aa1" * 70_000 + "_",
         "token for x for y " * 10_000,
+        "LS0tLS1CRUdJTi" + ("A" * 76 + "\n") * 3_000,
+        "machine h login u " * 20_000,
+        ("a:1:b:c:" * 25_000) + " ",
+        "AC" + "0" * 32 + " " + "x" * 200_000,
+        "t1." + "a" * 200_000,
+        "Basic " * 30_000,
+        "AccountKey=" + "A" * 200_000,
+        "12345:" + "A" * 200_000,
     ]
     for text in hostile:
         started = time.perf_counter()
