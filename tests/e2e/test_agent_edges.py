@@ -153,6 +153,26 @@ async def test_the_consent_question_shows_exactly_the_body_sent(
     assert set(shown) == set(sent["body"]) == {"body"}  # no "files": null that is not sent
 
 
+async def test_a_secret_in_a_category_field_value_asks_first(
+    client: Client, elicitor: Elicitor, sandbox: SandboxHandle
+) -> None:
+    elicitor.action = "decline"
+    sandbox.clear_journal()
+    draft = {
+        "summary": f"field secret {uuid.uuid4().hex[:8]}",
+        "categories": ["cloud_servers"],
+        "category_fields": [
+            {"key": "region", "values": ["ru-9"]},
+            {"key": "server_id", "values": ["password=Hunter22!x"]},
+        ],
+    }
+    result = await client.call_tool("create_ticket", draft)
+    assert result.structured_content["sent"] is False, text_of(result)
+    (question,) = elicitor.questions
+    assert "password in category_fields[1]" in question and "Hunter22" not in question
+    assert creates(sandbox) == []
+
+
 # -- errors -------------------------------------------------------------------------------------------
 
 

@@ -62,8 +62,8 @@ async def test_an_applied_write_behind_a_502_is_found_not_repeated(faulty: Sandb
 
 async def test_an_unsettled_write_stays_unknown_and_says_what_to_read(faulty: SandboxHandle) -> None:
     faulty.clear_journal()
-    # Only the POST: the planner's read of the ticket goes through.
-    faulty.set_faults({"sequence": [{"kind": "502", "applied": True}] + ["503"] * 6, "methods": ["POST"]})
+    # The planner's read of the ticket goes through; then the POST and the reads that would settle it fail.
+    faulty.set_faults({"sequence": ["pass", {"kind": "502", "applied": True}] + ["503"] * 6})
     server = build_server(make_settings(faulty))
     async with Client(server) as c:
         result = await c.call_tool("add_comment", {"number": 2401011, "body": "Lag is 30 minutes now."})

@@ -32,9 +32,7 @@ Page = Annotated[
     Field(description=f"Page from the oldest comment, {THREAD_PAGE} each; default: the latest."),
 ]
 Before = Annotated[t.CommentId | None, Field(description="Cursor: the comments before this comment id.")]
-AllowSecrets = Annotated[
-    bool, Field(description="Send a text that looks like a secret (after the user agreed).")
-]
+AllowSecrets = Annotated[bool, Field(description="Send a suspected secret the user agreed to.")]
 
 
 class CategoryFieldArg(BaseModel):

@@ -266,10 +266,15 @@ class TicketList(BaseModel):
     page: int
     items_per_page: int
     truncated: bool = False
-    omitted: int = Field(0, description="Items left out of the text to respect the token budget.")
+    omitted: int = Field(
+        0, description="Tickets of this page left out to respect the token budget; they come next."
+    )
     next_page: int | None = Field(None, description="Call again with this page for more.")
+    next_items_per_page: int | None = Field(
+        None, description="When tickets were left out: call again with this items_per_page and next_page."
+    )
     comment_reads: int | None = Field(
-        None, description="API reads made for latest_comments (counted against the session limit)."
+        None, description="API reads made for latest_comments (the call is one call of the session limit)."
     )
 
 

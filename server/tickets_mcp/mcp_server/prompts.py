@@ -24,8 +24,9 @@ keys. Any problem is a :class:`PromptFileError` naming the file and the line (TO
 Placeholders are ``{{key}}`` where ``key`` is a declared argument or a data key:
 
 - ``catalog``: the active categories with their fields, and the products (``prompts.PromptData``);
-- ``thread``: the trimmed thread of ticket ``number``; it must stand alone on a line and is sent as an
-  **embedded resource** (uri ``tickets://N``, Markdown) between the text before and after it;
+- ``thread``: the trimmed thread of ticket ``number`` (its latest comments, and the opening comment
+  when it is not among them); it must stand alone on a line and is sent as an **embedded resource**
+  (uri ``tickets://N``, Markdown) between the text before and after it;
 - ``thread_uri``: ``tickets://N``;
 - ``awaiting_client``: the tickets that await the client, each with support's latest message;
 - ``answer_language``: the language to answer in (``English``, ``Russian``): the ``language`` argument
@@ -40,7 +41,7 @@ package, ``tickets_mcp/prompts`` (``setup.py`` copies the files there at build t
 directory.
 
 **Serving.** `PromptData` reads what a template embeds, through the same client, cache and session limit as the
-tools: ``catalog``, ``thread`` (the latest comments, sent as an embedded resource) and
+tools: ``catalog``, ``thread`` (the opening and the latest comments, sent as an embedded resource) and
 ``awaiting_client``. Only the data a template uses is read. A missing or invalid argument is a
 JSON-RPC invalid-params error that names it.
 """
@@ -309,9 +310,11 @@ class PromptData:
         return "\n\n".join(parts)
 
     async def thread(self, number: int) -> tuple[str, str]:
-        """The ticket and its latest comments; earlier ones are named with the tool call that reads them."""
+        """The ticket, its opening comment (when it is not among the latest) and its latest comments;
+        earlier ones are named with the tool call that reads them."""
         howto = tool_howto("get_ticket", number=number, include_comments=True)
-        return f"tickets://{number}", (await read_thread(self._state, number, Selection(), howto)).text
+        thread = await read_thread(self._state, number, Selection(), howto, opening=True)
+        return f"tickets://{number}", thread.text
 
     async def awaiting_client_markdown(self) -> str:
         """The open tickets awaiting the client, each with the latest support message."""

@@ -1,6 +1,7 @@
 """Resources: ticket threads, the catalog, the user's open tickets, completions, prompt data.
 
-- `tickets://{number}` (and `?before=<comment id>`, `?page=N`): the ticket and its latest comments;
+- `tickets://{number}` (and `?before=<comment id>`, `?page=N`): the ticket and its latest comments
+  (with the opening comment when it is not among them); a page past the end is an empty view;
 - `catalog://categories`, `catalog://categories/{key}/fields`, `catalog://products`,
   `catalog://products/{parent}`;
 - `resources/list` shows the static catalog resources and the user's open tickets (at most 50);
@@ -134,7 +135,10 @@ async def _guard(uri: str, pending: Awaitable[str]) -> str:
 
 
 async def thread_markdown(state: Caller, number: int, selection: Selection) -> str:
-    return (await read_thread(state, number, selection, resource_howto(number))).text
+    """The thread view; the latest one (no ``page``, no ``before``) also shows the opening comment when
+    it is not among the latest."""
+    latest = selection == Selection()
+    return (await read_thread(state, number, selection, resource_howto(number), opening=latest)).text
 
 
 async def _ticket_numbers(state: Caller, prefix: str) -> list[str]:

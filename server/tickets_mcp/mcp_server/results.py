@@ -150,8 +150,8 @@ def from_api_error(exc: errors.TicketsApiError, *, subject: str | None = None) -
     if isinstance(exc, errors.ServerError) and exc.code == "malformed_response":
         return fail(
             f"The Tickets API answered {exc.operation} (HTTP {exc.status}) in a shape this server does not "
-            f"read: {exc.message} Its route or answer may have changed: `tickets-mcp doctor` checks the "
-            "route table against the API.",
+            f"read: {exc.message} Try again later; if it persists, its route or answer may have changed: "
+            "`tickets-mcp doctor` checks the route table against the API.",
             code="malformed_response",
         )
     if isinstance(exc, errors.ServerError):

@@ -134,8 +134,10 @@ class CatalogCache:
 
 
 class CallLimit:
-    """At most ``limit`` tool calls (and the API reads they fan out to) per session per window;
-    0 turns it off. A looping agent is stopped here before it burns the account's API quota."""
+    """At most ``limit`` tool calls per session per window; 0 turns it off. A looping agent is stopped here
+    before it burns the account's API quota. A call that fans out to many API reads (a search with
+    ``latest_comments``) is still one call: its reads are bounded on their own (`threads.read_latest`),
+    so one big lookup does not lock the session out."""
 
     def __init__(self, windows: RateWindows, limit: int, window: float) -> None:
         self.windows = windows
@@ -329,7 +331,8 @@ def session_key(ctx: ServerRequestContext[Any]) -> Hashable:
 
 
 def charge_session(ctx: Context) -> Callable[[], Awaitable[float | None]]:
-    """Count one more API read against this session's call limit; the wait in seconds when it is reached."""
+    """Count one call against this session's limit, for a fan-out that no tool call counted (a prompt's);
+    the wait in seconds when the limit is reached."""
     caller = caller_of(ctx)
     session = session_key(ctx.request_context)
     return lambda: caller.calls.check(session)

@@ -10,6 +10,14 @@ reads that assemble a view (a thread, a comment in parts, the latest comments of
   comment, not to a position, so it stays exact while new comments arrive. Every view that does not
   start at the first comment says how many earlier ones exist and gives the exact ``before`` to read them.
 
+A window with nothing in it is an empty view, never an error: a page past the end says how many pages
+there are and gives the call for the last one; ``before=<the first comment>`` says there is nothing
+earlier. A ``before`` that is not a comment of the thread is an invalid argument naming the id.
+
+Every comment's fence label carries its id (for ``get_comment``, ``before=`` and, on support replies,
+``rate_comment``). A view asked for with ``opening=True`` (the thread resource and the prompts) also
+shows **the opening comment**, the problem as first stated, whenever the window does not include it.
+
 **The budget.** A long comment never hides the others: when the bodies do not fit, the longest are
 cut to the same size (water-filling), each showing its head, how much was left out and the exact
 ``get_comment(comment_id, offset)`` that reads on. Only when even the heads do not fit are the oldest
@@ -27,6 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 import anyio
 
@@ -73,13 +82,15 @@ class Thread:
     ticket: TicketView
     out: ThreadOut
     text: str
+    opening: CommentView | None = None  # shown apart from `out.comments` (text only; see `view`)
 
 
 # --- selection and budget -------------------------------------------------------------------------------
 
 
 def select(comments: Sequence[CommentView], selection: Selection) -> tuple[int, int]:
-    """``(start, end)`` indexes of the window; ValueError if ``before`` is not a comment of the thread."""
+    """``(start, end)`` indexes of the window, empty (``start == end``) for a page past the end or
+    ``before`` the first comment; ValueError if ``before`` is not a comment of the thread."""
     total = len(comments)
     if selection.before is not None:
         index = next((i for i, c in enumerate(comments) if c.id == selection.before), None)
@@ -148,13 +159,12 @@ def fit(comments: Sequence[CommentView], budget: int) -> tuple[list[CommentView]
 def comment_block(
     comment: CommentView, previous: CommentView | None, clock: Clock, author: str | None
 ) -> str:
-    """One comment: a fence whose info string is the role, the id (support replies, which can be rated),
-    the engineer's name when it changes, and the time (the date only when it changes)."""
-    label: list[str] = []
-    if comment.role == "support":
-        label.append(str(comment.id))
-        if comment.author and comment.author != author:
-            label.append(comment.author)
+    """One comment: a fence whose info string is the role, the id (every comment: for get_comment,
+    ``before=`` and rating support replies), the engineer's name when it changes, and the time (the
+    date only when it changes)."""
+    label = [str(comment.id)]
+    if comment.role == "support" and comment.author and comment.author != author:
+        label.append(comment.author)
     if comment.sent_at is not None:
         same_day = previous is not None and previous.sent_at is not None
         same_day = same_day and previous.sent_at.date() == comment.sent_at.date()  # type: ignore[union-attr]
@@ -186,11 +196,36 @@ def comment_blocks(comments: Sequence[CommentView], clock: Clock) -> list[str]:
     return blocks
 
 
-def _span(out: ThreadOut, howto: Howto) -> str:
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _empty(out: ThreadOut, howto: Howto, selection: Selection) -> str | None:
+    """The line of a view whose window is empty although the thread is not, or None."""
+    if out.comments or out.omitted_ids or not out.total:
+        return None
+    if selection.before is not None:  # the first comment: nothing is earlier
+        return (
+            f"No comments before comment {selection.before}: it is the first of "
+            f"{_plural(out.total, 'comment')}. The latest: {howto()}."
+        )
+    if out.page is not None:
+        pages = -(-out.total // THREAD_PAGE)
+        return (
+            f"Page {out.page} is past the end: the thread has {_plural(out.total, 'comment')}, "
+            f"{_plural(pages, 'page')} of {THREAD_PAGE}. The last page: {howto(page=pages)}; "
+            f"the latest: {howto()}."
+        )
+    return None
+
+
+def _span(out: ThreadOut, howto: Howto, selection: Selection, opening: bool) -> str:
     if out.unavailable:
         return out.unavailable
     if not out.total:
         return "No comments yet."
+    if (empty := _empty(out, howto, selection)) is not None:
+        return empty
     shown = len(out.comments)
     first = out.earlier + 1
     if not out.earlier and not out.later and not out.omitted_ids:
@@ -199,17 +234,37 @@ def _span(out: ThreadOut, howto: Howto) -> str:
     if out.page is not None:
         where += f" (page {out.page})"
     parts = [where + ", oldest first."]
-    if out.earlier and out.before is not None:
-        parts.append(f"{out.earlier} earlier: {howto(before=out.before)}.")
+    if opening and out.earlier == 1:
+        parts.append("The one earlier is the opening comment above.")
+    elif out.earlier and out.before is not None:
+        above = "; the first of them is the opening comment above" if opening else ""
+        parts.append(f"{out.earlier} earlier: {howto(before=out.before)}{above}.")
     if out.later:
         nxt = f"{howto(page=out.next_page)}; " if out.next_page else ""
         parts.append(f"{out.later} later: {nxt}the latest: {howto()}.")
     return " ".join(parts)
 
 
-def render(ticket: TicketView, out: ThreadOut, howto: Howto) -> str:
+OPENING_HEAD = "The opening comment:"
+
+
+def opening_block(comment: CommentView, clock: Clock) -> str:
+    """The opening comment, shown apart when the view's window does not include it."""
+    return f"{OPENING_HEAD}\n{comment_block(comment, None, clock, None)}"
+
+
+def render(
+    ticket: TicketView,
+    out: ThreadOut,
+    howto: Howto,
+    selection: Selection = Selection(),
+    opening: CommentView | None = None,
+) -> str:
     clock = Clock.of(ticket.created_at)
-    parts = [render_ticket(ticket, clock), _span(out, howto)]
+    parts = [render_ticket(ticket, clock)]
+    if opening is not None:
+        parts.append(opening_block(opening, clock))
+    parts.append(_span(out, howto, selection, opening is not None))
     if out.omitted_ids:
         ids = ", ".join(map(str, out.omitted_ids))
         parts.append(f"(Left out to fit the token budget: comments {ids}; they are among the earlier ones.)")
@@ -227,29 +282,46 @@ def view(
     *,
     budget: int,
     howto: Howto,
+    opening: bool = False,
 ) -> Thread:
-    """The thread view of ``ticket``; ``comments`` is None when the API does not return them (closed)."""
+    """The thread view of ``ticket``; ``comments`` is None when the API does not return them (closed).
+    With ``opening``, the opening comment is shown too (apart, before the others) when the window does
+    not include it, cut to at most a quarter of the budget."""
     if comments is None:
         out = ThreadOut(total=0, unavailable=CLOSED_NOTE)
-        return Thread(ticket, out, render(ticket, out, howto))
+        return Thread(ticket, out, render(ticket, out, howto, selection))
     ordered = chronological([comment_view(c) for c in comments])
     start, end = select(ordered, selection)
-    header = estimate_tokens(render(ticket, ThreadOut(total=len(ordered)), howto))
-    shown, omitted = fit(ordered[start:end], budget - header - 60)
-    earlier = start + len(omitted)
+    clock = Clock.of(ticket.created_at)
+    room = budget - estimate_tokens(render(ticket, ThreadOut(total=len(ordered)), howto)) - 60
+
+    def arrange(apart: bool) -> tuple[CommentView | None, int, list[CommentView], list[int]]:
+        """(the opening comment shown apart, the window's start, the shown, the ids left out)."""
+        if not apart:
+            return None, start, *fit(ordered[start:end], room)
+        first = cut(ordered[0], 0, max(MIN_HEAD_TOKENS, room // 4))
+        low = max(start, 1)
+        return first, low, *fit(ordered[low:end], room - estimate_tokens(opening_block(first, clock)))
+
+    apart = opening and start < end
+    first, low, shown, omitted = arrange(apart and start > 0)
+    if apart and first is None and omitted and omitted[0] == ordered[0].id:  # the budget left it out
+        first, low, shown, omitted = arrange(True)
+    earlier = low + len(omitted)
     page = selection.page if selection.before is None else None
+    cursor = shown[0] if shown else (ordered[low] if low < len(ordered) else None)
     out = ThreadOut(
         total=len(ordered),
         comments=shown,
         earlier=earlier,
         later=len(ordered) - end,
-        before=shown[0].id if earlier and shown else (ordered[start].id if earlier else None),
+        before=cursor.id if earlier and cursor is not None else None,
         page=page,
         next_page=page + 1 if page is not None and end < len(ordered) else None,
         truncated=bool(omitted) or any(c.next_offset is not None for c in shown),
         omitted_ids=omitted or None,
     )
-    return Thread(ticket, out, render(ticket, out, howto))
+    return Thread(ticket, out, render(ticket, out, howto, selection, first), first)
 
 
 def is_closed_refusal(exc: InvalidRequest) -> bool:
@@ -259,7 +331,8 @@ def is_closed_refusal(exc: InvalidRequest) -> bool:
 
 # --- reads -------------------------------------------------------------------------------------------
 
-CONCURRENT_READS = 4  # comment lists read at once for search_tickets(latest_comments=...)
+CONCURRENT_READS = 4  # comment lists one credential reads at once for the latest comments of many tickets
+MOST_READS = 100  # comment lists one call reads at most (search_tickets(latest_comments=...), triage)
 CLOSED = "closed: the Tickets API does not return its comments"
 
 
@@ -293,15 +366,20 @@ async def comments_of(state: Caller, ticket: TicketView) -> list[Comment] | None
         raise
 
 
-async def read_thread(state: Caller, number: int, selection: Selection, howto: Howto) -> Thread:
-    """The ticket and one view of its thread, within the token budget."""
+async def read_thread(
+    state: Caller, number: int, selection: Selection, howto: Howto, *, opening: bool = False
+) -> Thread:
+    """The ticket and one view of its thread, within the token budget (``opening``: see `view`)."""
     ticket = ticket_view(await state.client.get_ticket(number))
     comments = await comments_of(state, ticket)
     try:
-        return view(ticket, comments, selection, budget=state.settings.token_budget, howto=howto)
+        return view(
+            ticket, comments, selection, budget=state.settings.token_budget, howto=howto, opening=opening
+        )
     except ValueError as exc:
+        why = f"{exc} (ticket #{number}); pass the id of one of its comments"
         raise invalid_arguments(
-            "read_thread", [FieldError("before", f"{exc}; leave `before` out for the latest comments")]
+            "read_thread", [FieldError("before", f"{why}, or leave `before` out for the latest comments")]
         ) from None
 
 
@@ -339,6 +417,22 @@ def comment_part(comment: Comment, offset: int, budget: int) -> tuple[str, Comme
 
 
 # --- latest comments of many tickets -------------------------------------------------------------------
+#
+# One call (a search with latest_comments, the triage prompt) reads the comments of many tickets. Its reads
+# are bounded on their own, apart from the session call limit (the call is one call of it): at most
+# `MOST_READS` per call, at most `CONCURRENT_READS` at a time per credential (all its calls in this process
+# together), and no read starts once what was read no longer fits the token budget. A 429 from the API is
+# waited out by the client as for any read.
+
+_GATES: WeakKeyDictionary[Caller, anyio.CapacityLimiter] = WeakKeyDictionary()
+
+
+def read_gate(state: Caller) -> anyio.CapacityLimiter:
+    """The bound on the comment reads of one caller (one credential) in flight at once."""
+    gate = _GATES.get(state)
+    if gate is None:
+        gate = _GATES[state] = anyio.CapacityLimiter(CONCURRENT_READS)
+    return gate
 
 
 @dataclass
@@ -349,90 +443,153 @@ class Latest:
     out: ThreadOut
 
 
+def latest_of(comments: Sequence[Comment], count: int, role: str | None) -> ThreadOut:
+    """The ``count`` latest comments (of ``role`` if given) of one thread, with the cursor to the earlier ones."""
+    ordered = chronological([comment_view(c) for c in comments])
+    pool = [c for c in ordered if role is None or c.role == role]
+    shown = pool[-count:] if count else []
+    if ordered and not shown:
+        return ThreadOut(total=len(ordered), unavailable=f"no {role} comment among its {len(ordered)}")
+    first = ordered.index(shown[0]) if shown else 0
+    return ThreadOut(
+        total=len(ordered),
+        comments=shown,
+        earlier=first,
+        later=len(ordered) - 1 - ordered.index(shown[-1]) if shown else 0,
+        before=shown[0].id if first else None,
+    )
+
+
+async def _read_one(state: Caller, ticket: TicketView, count: int, role: str | None) -> ThreadOut:
+    try:
+        raw = await comments_of(state, ticket)
+    except TicketsApiError as exc:
+        return ThreadOut(total=0, unavailable=f"not read: {exc.message}")
+    return ThreadOut(total=0, unavailable=CLOSED) if raw is None else latest_of(raw, count, role)
+
+
 async def read_latest(
     state: Caller,
     tickets: Sequence[TicketView],
     count: int,
     *,
-    charge: Callable[[], Awaitable[float | None]],
     role: str | None = None,
+    fits: Callable[[Sequence[Latest]], bool] | None = None,
+    charge: Callable[[], Awaitable[float | None]] | None = None,
 ) -> tuple[list[Latest], int]:
-    """The ``count`` latest comments (of ``role`` if given) of each ticket, read at most
-    `CONCURRENT_READS` at a time, and how many API reads that took. ``charge()`` counts each read
-    against the session call limit and returns the seconds to wait when the limit is reached (that
-    ticket's comments are then not read)."""
-    results: dict[int, ThreadOut] = {}
-    gate = anyio.CapacityLimiter(CONCURRENT_READS)
-    reads = 0
+    """The ``count`` latest comments (of ``role`` if given) of the first tickets, in their order, and how
+    many API reads that took (a closed ticket takes none).
 
-    async def one(ticket: TicketView) -> None:
-        nonlocal reads
-        if ticket.closed:
-            results[ticket.number] = ThreadOut(total=0, unavailable=CLOSED)
-            return
-        wait = await charge()
-        if wait is not None:
-            results[ticket.number] = ThreadOut(
-                total=0, unavailable=f"not read: the session call limit is reached; retry after {wait:.0f} s"
-            )
-            return
-        reads += 1
-        async with gate:
-            try:
-                raw = await comments_of(state, ticket)
-            except TicketsApiError as exc:
-                results[ticket.number] = ThreadOut(total=0, unavailable=f"not read: {exc.message}")
-                return
-        if raw is None:
-            results[ticket.number] = ThreadOut(total=0, unavailable=CLOSED)
-            return
-        ordered = chronological([comment_view(c) for c in raw])
-        pool = [c for c in ordered if role is None or c.role == role]
-        shown = pool[-count:] if count else []
-        earlier = ordered.index(shown[0]) if shown else len(ordered)
-        results[ticket.number] = ThreadOut(
-            total=len(ordered),
-            comments=shown,
-            earlier=earlier,
-            before=shown[0].id if shown and earlier else None,
-        )
+    Reads the first `MOST_READS` tickets at most, `CONCURRENT_READS` at a time per credential. With
+    ``fits``, no read starts once the tickets read so far do not fit (``fits(read)`` is False), so at most
+    `CONCURRENT_READS` reads go beyond what can be shown; the result is then the tickets read, a prefix of
+    ``tickets``. ``charge``, for a fan-out that no tool call counted (a prompt's), counts it once against the
+    session call limit; when the limit is reached nothing is read and each ticket says so."""
+    todo = list(tickets[:MOST_READS])
+    if charge is not None and (wait := await charge()) is not None:
+        why = f"not read: the session call limit is reached; retry after {wait:.0f} s"
+        return [Latest(t, ThreadOut(total=0, unavailable=why)) for t in todo], 0
+    results: list[ThreadOut | None] = [None] * len(todo)
+    gate = read_gate(state)
+    reads = taken = 0
+    full = False
+
+    async def worker() -> None:
+        nonlocal reads, taken, full
+        while not full and taken < len(todo):
+            index, ticket = taken, todo[taken]
+            taken += 1
+            if ticket.closed:
+                results[index] = ThreadOut(total=0, unavailable=CLOSED)
+            else:
+                async with gate:
+                    reads += 1
+                    results[index] = await _read_one(state, ticket, count, role)
+            done = [Latest(t, out) for t, out in zip(todo, results, strict=True) if out is not None]
+            if fits is not None and not fits(done):  # the ones still unread would only add to it
+                full = True
 
     async with anyio.create_task_group() as tg:
-        for ticket in tickets:
-            tg.start_soon(one, ticket)
-    return [Latest(t, results[t.number]) for t in tickets], reads
+        for _ in range(min(CONCURRENT_READS, len(todo))):
+            tg.start_soon(worker)
+    return [Latest(t, out) for t, out in zip(todo, results, strict=True) if out is not None], reads
+
+
+def _latest_head(item: Latest, shown: int, before: int | None, howto: Callable[[int], Howto]) -> str:
+    number, out = item.ticket.number, item.out
+    head = f"#{number} · {shown} latest of {out.total}"
+    if before is not None:
+        head += f"; earlier: {howto(number)(before=before)}"
+    return head + ":"
+
+
+LEFT_OUT = "left out to fit the token budget; its latest comments: "
+
+
+def _left_out_cost(item: Latest, howto: Callable[[int], Howto]) -> int:
+    """At most the tokens of the line of ``item`` left out (the call with a cursor is the longer one)."""
+    call_ = howto(item.ticket.number)(before=item.out.comments[0].id)
+    return estimate_tokens(f"#{item.ticket.number} · {LEFT_OUT}{call_}") + 1
+
+
+def latest_cost(item: Latest, howto: Callable[[int], Howto]) -> int:
+    """The fewest tokens ``item`` can be shown in: its line, and each comment cut to its head."""
+    out = item.out
+    if not out.comments:
+        return estimate_tokens(f"#{item.ticket.number} · {out.unavailable or 'no comments'}")
+    before = out.comments[0].id if out.earlier else None
+    head = _latest_head(item, len(out.comments), before, howto)
+    return estimate_tokens(head) + _heads(out.comments) + len(out.comments) + 1  # and the newlines
+
+
+def _heads(comments: Sequence[CommentView]) -> int:
+    """The tokens of ``comments`` each cut to its head, as `fit` counts them."""
+    sizes = (estimate_tokens(c.body) for c in comments)
+    return sum(
+        LABEL_TOKENS + min(size, MIN_HEAD_TOKENS) + (CUT_MARKER_TOKENS if size > MIN_HEAD_TOKENS else 0)
+        for size in sizes
+    )
 
 
 def render_latest(latest: Sequence[Latest], budget: int, howto: Callable[[int], Howto]) -> tuple[str, int]:
-    """The latest comments of each ticket under one budget (the last tickets' oldest comments go first).
+    """The latest comments of each ticket under one budget; each `Latest.out` is updated in place.
 
-    Returns the text and how many comments were left out; each `Latest.out` is updated in place."""
-    flat = [c for item in reversed(latest) for c in item.out.comments]
-    heads = sum(
-        estimate_tokens(f"#{item.ticket.number} · 5 latest of 100; earlier: ") + 30 for item in latest
-    )
-    shown, omitted = fit(flat, budget - heads)
+    As many tickets as fit with each comment at least as a head are shown, their longest bodies cut to
+    one common size (each with its ``get_comment`` way on); each ticket past them gets one line with the
+    call for its latest comments. A ``before`` cursor is always the first comment shown, never one left
+    out. Returns the text and how many comments were left out (listed in each ticket's ``omitted_ids``)."""
+    full = [latest_cost(item, howto) for item in latest]
+    brief = [
+        _left_out_cost(item, howto) if item.out.comments else cost
+        for item, cost in zip(latest, full, strict=True)
+    ]
+    room = budget - sum(brief)
+    fitting = 0
+    while fitting < len(latest) and full[fitting] - brief[fitting] <= room:
+        room -= full[fitting] - brief[fitting]
+        fitting += 1
+    heads = sum(full[i] - _heads(latest[i].out.comments) for i in range(fitting))
+    chosen = [c for item in reversed(latest[:fitting]) for c in item.out.comments]  # the last go first
+    shown, _ = fit(chosen, budget - sum(brief[fitting:]) - heads)
     by_id = {c.id: c for c in shown}
     clock = Clock()
     parts: list[str] = []
     for item in latest:
         out = item.out
-        kept = [by_id[c.id] for c in out.comments if c.id in by_id]
-        dropped = [c.id for c in out.comments if c.id not in by_id]
-        out.comments, out.omitted_ids = kept, dropped or None
-        out.truncated = bool(dropped) or any(c.next_offset is not None for c in kept)
-        if kept and out.earlier + len(dropped):
+        if out.comments:
+            kept = [by_id[c.id] for c in out.comments if c.id in by_id]
+            dropped = [c.id for c in out.comments if c.id not in by_id]
             out.earlier += len(dropped)
-            out.before = kept[0].id
+            out.comments, out.omitted_ids = kept, dropped or None
+            out.before = kept[0].id if kept and out.earlier else None
+            out.truncated = bool(dropped) or any(c.next_offset is not None for c in kept)
+            if not kept:
+                out.unavailable = LEFT_OUT + howto(item.ticket.number)()
         if out.unavailable:
             parts.append(f"#{item.ticket.number} · {out.unavailable}")
-            continue
-        if not out.total:
+        elif not out.total:
             parts.append(f"#{item.ticket.number} · no comments")
-            continue
-        head = f"#{item.ticket.number} · {len(kept)} latest of {out.total}"
-        if out.earlier and out.before is not None:
-            head += f"; earlier: {howto(item.ticket.number)(before=out.before)}"
-        parts.append(head + ":")
-        parts += comment_blocks(kept, clock)
-    return "\n".join(parts), len(omitted)
+        else:
+            parts.append(_latest_head(item, len(out.comments), out.before, howto))
+            parts += comment_blocks(out.comments, clock)
+    return "\n".join(parts), sum(len(item.out.omitted_ids or ()) for item in latest)

@@ -155,6 +155,15 @@ def outbound(texts: dict[str, str | None], *, allow_secrets: bool) -> tuple[dict
     return kept, details
 
 
+def scan_also(about: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
+    """``about`` (from `outbound`) with the secrets found in more texts, which are sent as given (keys
+    and structured values: cleaning them could change what they mean)."""
+    found = [describe_secrets(hits, name) for name, text in texts.items() if (hits := find_secrets(text))]
+    if not found:
+        return about
+    return {**about, "secrets": "; ".join([about["secrets"], *found] if about.get("secrets") else found)}
+
+
 async def message_plan(
     ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool, *, reopen: bool
 ) -> Plan:

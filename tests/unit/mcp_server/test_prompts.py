@@ -108,7 +108,7 @@ async def test_summarize_thread_embeds_resource(client: Client, data: FakeData) 
     resource = got.messages[1].content.resource
     assert str(resource.uri) == "tickets://42" and resource.mime_type == "text/markdown"
     assert "\n````client " in resource.text and "\u200b" not in resource.text
-    assert fence(EVIL, role="client", label="11-01 10:00") in resource.text
+    assert fence(EVIL, role="client", label="1 11-01 10:00") in resource.text
     assert (
         "labelled client or support" in got.messages[2].content.text
         and "data" in got.messages[2].content.text

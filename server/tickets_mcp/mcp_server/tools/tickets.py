@@ -7,6 +7,8 @@ and a refusal when the request cannot succeed. Only then is the user asked, and 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -32,7 +34,13 @@ from tickets_mcp.mcp_server.arguments import (
 )
 from tickets_mcp.mcp_server.declare import ADD, CLOSE, READ, REPLACE, tool
 from tickets_mcp.mcp_server.drafts import check_draft, possible_duplicates
-from tickets_mcp.mcp_server.markdown import Clock, estimate_tokens, render_ticket, render_ticket_list
+from tickets_mcp.mcp_server.markdown import (
+    Clock,
+    Rendered,
+    estimate_tokens,
+    render_ticket,
+    render_ticket_list,
+)
 from tickets_mcp.mcp_server.outputs import (
     Count,
     DraftOutcome,
@@ -41,12 +49,23 @@ from tickets_mcp.mcp_server.outputs import (
     TicketBrief,
     TicketDetail,
     TicketList,
+    TicketView,
     brief,
     ticket_view,
 )
 from tickets_mcp.mcp_server.results import ok
-from tickets_mcp.mcp_server.state import caller_of, charge_session, progress_to
-from tickets_mcp.mcp_server.threads import Selection, read_latest, read_thread, render_latest, tool_howto
+from tickets_mcp.mcp_server.state import caller_of, progress_to
+from tickets_mcp.mcp_server.threads import (
+    MOST_READS,
+    Latest,
+    Selection,
+    call,
+    latest_cost,
+    read_latest,
+    read_thread,
+    render_latest,
+    tool_howto,
+)
 from tickets_mcp.mcp_server.writes import (
     SECRET_ADVICE,
     Plan,
@@ -57,9 +76,32 @@ from tickets_mcp.mcp_server.writes import (
     message_plan,
     outbound,
     refused,
+    scan_also,
     vote_plan,
     write,
 )
+
+# -- search ----------------------------------------------------------------------------------------
+
+SEARCH_LINES = 80  # the "Latest comments (...)" line and the continuation line, as budgeted
+
+
+def aligned(count: int, start: int) -> int:
+    """The largest page size up to ``count`` that has a page starting at ``start``: the next page at that
+    size starts right after the tickets shown, so the continuation is exact."""
+    return next(size for size in range(count, 0, -1) if start % size == 0)
+
+
+def fitting(latest: Sequence[Latest], cost: Callable[[Sequence[Latest]], int], budget: int) -> int:
+    """How many of the first tickets fit the budget with their latest comments (at least their heads)."""
+    low, high = 0, len(latest)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if cost(latest[:mid]) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 @tool("tickets", READ, title="Search tickets")
@@ -83,31 +125,67 @@ async def search_tickets(
             **filters, sort_by=sort_by, sort_by_order=sort_by_order, page=page, items_per_page=items_per_page
         )
     views = [ticket_view(i) for i in result.items]
-    rendered = render_ticket_list(
-        [brief(v) for v in views], page=page, items_per_page=items_per_page, budget_tokens=budget
-    )
-    shown = views[: rendered.shown]
-    listed = [ListedTicket(**brief(v).model_dump()) for v in shown]
-    text, reads = rendered.text, None
-    if latest_comments and shown:
+
+    def table(part: Sequence[TicketView]) -> Rendered:
+        items = [brief(v) for v in part]
+        return render_ticket_list(items, page=page, items_per_page=items_per_page, budget_tokens=budget)
+
+    rendered = table(views)
+    count, reads, why = rendered.shown, None, "to fit the token budget"
+    latest: list[Latest] = []
+    howto = lambda n: tool_howto("list_comments", number=n)  # noqa: E731
+    if latest_comments and views:
+
+        def cost(items: Sequence[Latest]) -> int:
+            rows = estimate_tokens(table([i.ticket for i in items]).text)
+            return rows + SEARCH_LINES + sum(latest_cost(i, howto) for i in items)
+
         with progress_to(ctx):
-            latest, reads = await read_latest(state, shown, latest_comments, charge=charge_session(ctx))
-        howto = lambda n: tool_howto("list_comments", number=n)  # noqa: E731
-        comments, _ = render_latest(latest, budget - estimate_tokens(text), howto)
-        text += f"\nLatest comments ({reads} comment reads, counted against the session call limit):\n"
-        text += comments
-        for item, one in zip(listed, latest, strict=True):
+            latest, reads = await read_latest(
+                state, views[:count], latest_comments, fits=lambda items: cost(items) <= budget
+            )
+        count = max(1, fitting(latest, cost, budget))
+        if count == MOST_READS:
+            why = f"(one search reads the latest comments of at most {MOST_READS} tickets)"
+    start, cut = (page - 1) * items_per_page, count < len(views)
+    if cut:  # the rest of the page comes next, at a page size that continues exactly here
+        count = aligned(count, start)
+        rendered = table(views[:count])
+    text, more = rendered.text, ""
+    if cut:
+        asked = {k: v for k, v in filters.items() if v is not None}
+        if sort_by != "created_at":
+            asked["sort_by"] = sort_by
+        if sort_by_order != "desc":
+            asked["sort_by_order"] = sort_by_order
+        follow = call(
+            "search_tickets",
+            **asked,
+            latest_comments=latest_comments or None,
+            items_per_page=count,
+            page=start // count + 2,
+        )
+        left = len(views) - count
+        more = f"\n{left} more tickets of this page were left out {why}; they come next: {follow}."
+    listed = [ListedTicket(**brief(v).model_dump()) for v in views[:count]]
+    if latest:
+        room = budget - estimate_tokens(text + more) - SEARCH_LINES // 4
+        comments, _ = render_latest(latest[:count], room, howto)
+        text += f"\nLatest comments ({reads} comment reads):\n{comments}"
+        for item, one in zip(listed, latest, strict=False):
             item.latest = one.out
+    truncated = cut or rendered.truncated or any(i.latest is not None and i.latest.truncated for i in listed)
     out = TicketList(
         items=listed,
         page=page,
         items_per_page=items_per_page,
-        truncated=rendered.truncated or any(i.latest is not None and i.latest.truncated for i in listed),
-        omitted=rendered.omitted,
-        next_page=page + 1 if len(views) >= items_per_page else None,
+        truncated=truncated,
+        omitted=len(views) - count,
+        next_page=start // count + 2 if cut else (page + 1 if len(views) >= items_per_page else None),
+        next_items_per_page=count if cut else None,
         comment_reads=reads,
     )
-    return ok(text, out)
+    return ok(text + more, out)
 
 
 @tool("tickets", READ, title="Count tickets")
@@ -239,13 +317,17 @@ async def create_ticket(
     body_values: Annotated[
         dict[str, Any] | None, Field(description="For the pass_to_data_center template.")
     ] = None,
-    dry_run: Annotated[bool, Field(description="Check and preview only; send nothing.")] = False,
+    dry_run: Annotated[bool, Field(description="Preview only; send nothing.")] = False,
     allow_secrets: AllowSecrets = False,
 ) -> Plan:
-    """Open a support ticket. Call with dry_run=true first: it checks categories, required fields, secrets and duplicates (keys are trimmed of spaces)."""
+    """Open a support ticket. Call with dry_run=true first: it checks categories, required fields, secrets and duplicates (keys are trimmed)."""
     texts, about = outbound({"summary": summary, "comment_body": comment_body}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action="Create a ticket", **about)
+    structured = {f"category_fields[{i}]": "\n".join(f.values) for i, f in enumerate(category_fields or [])}
+    if body_values:
+        structured["body_values"] = json.dumps(body_values, ensure_ascii=False)
+    about = scan_also(about, structured)
     try:
         body = new_ticket_body(
             **texts,
