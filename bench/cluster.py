@@ -1,4 +1,4 @@
-"""`make cluster-bench`: three replicas sharing one Redis under agent load (issue 12 §6).
+"""`make cluster-bench`: three replicas sharing one Redis under agent load.
 
     .venv/bin/python bench/cluster.py             # all three runs, then the "Cluster bench" section of RESULTS.md
     .venv/bin/python bench/cluster.py --only C    # one run, no RESULTS.md
@@ -287,7 +287,7 @@ def one_session(http: httpx2.Client, *, subscribe: bool) -> None:
 
 
 def section(a: dict[str, Any] | None, b: dict[str, Any] | None, c: dict[str, Any] | None) -> str:
-    lines = [MARK, "## Cluster bench (`make cluster-bench`, issue 12 §6)", ""]
+    lines = [MARK, "## Cluster bench (`make cluster-bench`)", ""]
     lines += [f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine_facts()}.", ""]
     lines += [
         "Three replicas (`--credentials per-request`, one Redis, one `TICKETS_MCP_STATE_KEY`), 30 agents on 3 "

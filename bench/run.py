@@ -1,4 +1,4 @@
-"""`make bench`: P1–P7 of issue 6, side by side in one run; prints one table and writes bench/RESULTS.md.
+"""`make bench`: P1–P7, side by side in one run; prints one table and writes bench/RESULTS.md.
 
     .venv/bin/python bench/run.py            # everything (about 2–3 minutes)
     .venv/bin/python bench/run.py --quick    # fewer repetitions, for a smoke run (no RESULTS.md)

@@ -1,4 +1,4 @@
-"""P3 of issue 6: the context cost of `tools/list`, counted with o200k_base, is a CI budget.
+"""P3: the context cost of `tools/list`, counted with o200k_base, is a CI budget.
 
 What is counted. A client hands a model each tool as ``name``, ``description`` and the input JSON
 Schema (Anthropic ``input_schema``, OpenAI ``parameters``); ``title``, ``annotations`` and

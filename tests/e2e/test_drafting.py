@@ -1,4 +1,4 @@
-"""Issue 10: the dry run judges like the API, the whole catalog is reachable, pacing and errors say what
+"""The dry run judges like the API, the whole catalog is reachable, pacing and errors say what
 happened, prompts behave like tools, and an ambiguous create is settled; in both protocol eras."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 12 §1: per-request upstream credentials over streamable HTTP, in both protocol eras.
+"""Per-request upstream credentials over streamable HTTP, in both protocol eras.
 
 A real `tickets-mcp --transport http --credentials per-request` process with no credential of its own,
 in front of a sandbox that accepts several static tokens. Each MCP client sends its user's token in

@@ -1,4 +1,4 @@
-"""Issue 12: replicas share pacing, create dedup and call limits through Redis (TICKETS_MCP_REDIS_URL).
+"""Replicas share pacing, create dedup and call limits through Redis (TICKETS_MCP_REDIS_URL).
 
 Two servers built in one process are two replicas (each has its own lifespan state and its own Redis
 connection); both talk to the session's sandbox and its real Redis. The sandbox journal is the truth

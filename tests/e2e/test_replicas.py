@@ -1,4 +1,4 @@
-"""Issue 12 §3–§5: three replicas as real processes sharing one real Redis, clients spread round-robin.
+"""Three replicas as real processes sharing one real Redis, clients spread round-robin.
 
 The sandbox runs with its minute compressed to 1 s (``time_scale=1/60``): it allows 2 creates per
 second and answers 429 past that, like the real API per minute. The replicas are configured the same

@@ -1,4 +1,4 @@
-"""Issue 10: every write tells the truth (consent, secrets, hygiene, refusals), in both protocol eras.
+"""Every write tells the truth (consent, secrets, hygiene, refusals), in both protocol eras.
 
 The sandbox journal is the truth about what was sent: each case checks it, with a declining and an
 accepting user where a question is asked, and that a refused request asks nothing.

@@ -1,4 +1,4 @@
-"""Issue 13 §5: ``--log-format json`` writes one JSON object per line on stderr (time, level, logger,
+"""``--log-format json`` writes one JSON object per line on stderr (time, level, logger,
 message; exc_info when there is one; trace_id/span_id inside a span), redacted like the text format,
 and stdout stays the protocol. Each test runs the server, or the logging set-up, in a subprocess."""
 

@@ -1,4 +1,4 @@
-"""Issue 13 §4 as a user runs it: `tickets-mcp` over stdio, a real `mcp.Client`, and an OTLP/HTTP receiver on
+"""OpenTelemetry export as a user runs it: `tickets-mcp` over stdio, a real `mcp.Client`, and an OTLP/HTTP receiver on
 loopback. With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, spans and metrics arrive; without it, nothing of the
 OpenTelemetry SDK is imported; with it but without the ``otel`` extra, one warning and the server serves."""
 

@@ -1,4 +1,4 @@
-"""Issue 13 §4: spans and metrics of the real server, driven through `mcp.Client` in both protocol eras,
+"""Spans and metrics of the real server, driven through `mcp.Client` in both protocol eras,
 recorded by the SDK's in-memory exporter and metric reader. The sandbox journal (one entry per HTTP
 request it received) is the count the client spans must match."""
 

@@ -1,4 +1,4 @@
-"""Issue 10 §1: the dry run is the create's judge.
+"""The dry run is the create's judge.
 
 Hypothesis draws ticket drafts from the sandbox's own catalog (active and inactive categories, known
 and unknown products, fields of the chosen and of other categories, allowed, unknown, free-text,

@@ -1,4 +1,4 @@
-"""Issue 6 §1: the fault matrix. `make test` runs 150 calls; `make soak` runs 1,000.
+"""The fault matrix. `make test` runs 150 calls; `make soak` runs 1,000.
 
 Read success threshold: a read fails only if one of its GETs meets three attempt-consuming faults
 in a row (about 0.21³ ≈ 1% at a 30% rate where 429s have their own count), or the 1% of 429s

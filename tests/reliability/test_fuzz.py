@@ -1,4 +1,4 @@
-"""Issue 6 §2: fuzzing every tool with arguments derived from its argument model's JSON schema.
+"""Fuzzing every tool with arguments derived from its argument model's JSON schema.
 
 One sandbox, one in-process server and one client serve the whole module (through a blocking
 portal, so Hypothesis drives plain functions). `make test` runs 150 valid and 150 invalid calls;

@@ -1,4 +1,4 @@
-"""Issue 6 §3: a unique canary credential never shows up in stderr, logs, results, errors or resources.
+"""A unique canary credential never shows up in stderr, logs, results, errors or resources.
 
 The canary is the real credential: the sandbox accepts it as a static token, so every request
 carries it. It is checked in a stdio subprocess and an HTTP subprocess (stderr at DEBUG), and in

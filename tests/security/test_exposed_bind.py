@@ -1,4 +1,4 @@
-"""Issue 12 §0: no exposed bind without a gate, for the MCP server (real credentials or --sandbox) and
+"""No exposed bind without a gate, for the MCP server (real credentials or --sandbox) and
 the sandbox API alike; the only way past is an explicit, loudly logged opt-out. Real subprocesses.
 
 An exposed bind here is ``0.0.0.0`` on a free port; the started cases are probed on 127.0.0.1 only.

@@ -1,4 +1,4 @@
-"""Issue 6 §3: the streamable HTTP transport of a real `tickets-mcp --sandbox --transport http`.
+"""The streamable HTTP transport of a real `tickets-mcp --sandbox --transport http`.
 
 Loopback by default (the listening socket; the setting is tests/unit/core/test_settings.py), DNS-rebinding protection (foreign
 Origin 403, foreign Host 421), the bearer token when configured (missing or wrong: 401), and

@@ -1,4 +1,4 @@
-"""Issue 6 §3: injection fixtures written into real tickets and comments, read back everywhere.
+"""Injection fixtures written into real tickets and comments, read back everywhere.
 
 Each payload is the summary of its own ticket, its first comment, a second client comment and a
 support reply, all written through the sandbox API. Then every tool, resource and prompt that

@@ -1,4 +1,4 @@
-"""Issue 12 §2: OAuth 2.1 resource-server mode of the MCP endpoint, end to end.
+"""OAuth 2.1 resource-server mode of the MCP endpoint, end to end.
 
 A stand-in issuer (its own RSA keys, its JWKS on loopback) mints the tokens; two real `tickets-mcp
 --transport http` processes accept them: one with the server's own Selectel credential (configured by

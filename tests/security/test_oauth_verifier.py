@@ -1,4 +1,4 @@
-"""Issue 12 §2, the token verifier on its own: `JwksTokenVerifier` against a JWKS served on loopback.
+"""`JwksTokenVerifier` against a JWKS served on loopback.
 
 Each refused token is refused for its own reason (the log line names the failed check), keys are fetched
 lazily and cached, an unknown ``kid`` fetches the key set again, an unreachable JWKS refuses the token

@@ -1,4 +1,4 @@
-"""A replica dies in the middle of a write; an agent's retry lands on another replica (issue 12 §3, §6).
+"""A replica dies in the middle of a write; an agent's retry lands on another replica.
 
 The dead replica left its in-flight dedup marker in Redis (its lease runs out) and may or may not have
 sent the write. The replica that takes over looks first: if the write went through, it answers with it
