@@ -120,7 +120,8 @@ class ToolGate:
         except ValidationError as exc:
             return invalid_arguments(name, exc)
         result = await call_next(replace(ctx, params={**params, "arguments": arguments}))
-        if isinstance(result, dict) and "content" in result:  # a final result (not input-required)
+        # A final result (not input-required) that is an error, or that names ignored arguments.
+        if isinstance(result, dict) and "content" in result and (ignored or result.get("isError")):
             final = CallToolResult.model_validate(result)
             changed = consent_answer_explained(final) or final
             if ignored:

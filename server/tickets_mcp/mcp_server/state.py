@@ -16,6 +16,7 @@ or building a TLS context (cold start is measured).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterator
@@ -159,6 +160,10 @@ class CallLimit:
         return None
 
 
+# Comment lists one caller (one credential) reads at once, for the latest comments of many tickets.
+CONCURRENT_READS = 4
+
+
 class Caller:
     """What the handlers of one caller use: the server's settings, call limit and watcher, and the API
     client and catalog cache of the caller's credential. ``identity`` names the credential without
@@ -178,6 +183,11 @@ class Caller:
     @property
     def client(self) -> TicketsClient:
         return self._client()
+
+    @functools.cached_property
+    def reads(self) -> anyio.CapacityLimiter:
+        """The bound on this caller's comment reads in flight, all its calls in this process together."""
+        return anyio.CapacityLimiter(CONCURRENT_READS)
 
 
 class Entry(Protocol):

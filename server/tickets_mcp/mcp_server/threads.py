@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 import anyio
 
@@ -53,7 +52,7 @@ from tickets_mcp.mcp_server.outputs import (
     ticket_view,
 )
 from tickets_mcp.mcp_server.safety import fence
-from tickets_mcp.mcp_server.state import Caller
+from tickets_mcp.mcp_server.state import CONCURRENT_READS, Caller
 from tickets_mcp.mcp_server.tokens import estimate_tokens
 
 THREAD_PAGE = 20
@@ -331,7 +330,6 @@ def is_closed_refusal(exc: InvalidRequest) -> bool:
 
 # --- reads -------------------------------------------------------------------------------------------
 
-CONCURRENT_READS = 4  # comment lists one credential reads at once for the latest comments of many tickets
 MOST_READS = 100  # comment lists one call reads at most (search_tickets(latest_comments=...), triage)
 CLOSED = "closed: the Tickets API does not return its comments"
 
@@ -424,16 +422,6 @@ def comment_part(comment: Comment, offset: int, budget: int) -> tuple[str, Comme
 # together), and no read starts once what was read no longer fits the token budget. A 429 from the API is
 # waited out by the client as for any read.
 
-_GATES: WeakKeyDictionary[Caller, anyio.CapacityLimiter] = WeakKeyDictionary()
-
-
-def read_gate(state: Caller) -> anyio.CapacityLimiter:
-    """The bound on the comment reads of one caller (one credential) in flight at once."""
-    gate = _GATES.get(state)
-    if gate is None:
-        gate = _GATES[state] = anyio.CapacityLimiter(CONCURRENT_READS)
-    return gate
-
 
 @dataclass
 class Latest:
@@ -490,7 +478,7 @@ async def read_latest(
         why = f"not read: the session call limit is reached; retry after {wait:.0f} s"
         return [Latest(t, ThreadOut(total=0, unavailable=why)) for t in todo], 0
     results: list[ThreadOut | None] = [None] * len(todo)
-    gate = read_gate(state)
+    gate = state.reads
     reads = taken = 0
     full = False
 

@@ -129,6 +129,7 @@ class SlowClient:
 class FakeCaller:
     def __init__(self) -> None:
         self.client = SlowClient()
+        self.reads = anyio.CapacityLimiter(CONCURRENT_READS)
 
 
 async def test_reads_stop_once_what_was_read_does_not_fit() -> None:
