@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     allowed_origins: Names[str] = Field(
         (), validation_alias=_env("allowed_origins", "TICKETS_MCP_ALLOWED_ORIGINS")
     )
+    # The Host values a balancer or proxy may pass (``tickets.example.com``, ``tickets.example.com:*``);
+    # loopback and the bind host are always allowed.
+    allowed_hosts: Names[str] = Field((), validation_alias=_env("allowed_hosts", "TICKETS_MCP_ALLOWED_HOSTS"))
     credentials: Literal["server", "per-request"] = Field(
         "server", validation_alias=_env("credentials", "TICKETS_MCP_CREDENTIALS")
     )
@@ -109,6 +112,16 @@ class Settings(BaseSettings):
     poll_interval: float = Field(
         60.0, gt=0, validation_alias=_env("poll_interval", "TICKETS_MCP_POLL_INTERVAL")
     )
+    # Team mode: what one session and one caller (a credential, or an OAuth subject) may hold at once.
+    sessions_per_caller: int = Field(
+        20, ge=1, validation_alias=_env("sessions_per_caller", "TICKETS_MCP_SESSIONS_PER_CALLER")
+    )
+    subscriptions_per_session: int = Field(
+        50, ge=0, validation_alias=_env("subscriptions_per_session", "TICKETS_MCP_SUBSCRIPTIONS_PER_SESSION")
+    )
+    subscriptions_per_caller: int = Field(
+        50, ge=0, validation_alias=_env("subscriptions_per_caller", "TICKETS_MCP_SUBSCRIPTIONS_PER_CALLER")
+    )
     calls_per_minute: int = Field(
         120, ge=0, validation_alias=_env("calls_per_minute", "TICKETS_MCP_CALLS_PER_MINUTE")
     )
@@ -134,7 +147,7 @@ class Settings(BaseSettings):
         "text", validation_alias=_env("log_format", "TICKETS_MCP_LOG_FORMAT")
     )
 
-    @field_validator("allowed_origins", "tools", "exclude_tools", mode="before")
+    @field_validator("allowed_origins", "allowed_hosts", "tools", "exclude_tools", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _split(value) if isinstance(value, str) else value
