@@ -2,14 +2,16 @@
 
 No tokenizer vocabulary is loaded (cold start is measured): one regex splits the text roughly the way the
 o200k pre-tokenizer does, and each piece is priced by its kind. `tests/unit/mcp_server/test_tokens.py`
-holds it against the real o200k counts: never under 0.9× on any kind of text (nor by more than 2 tokens
-on a text of a few), and about 1.1-1.35× on English and Russian prose, logs and JSON.
+holds it against the real o200k counts: never under 0.9× on any kind of text, short or long, and about
+1.1-1.35× on English and Russian prose, logs and JSON.
 
 - **Words** (lower case, Capitalized, UPPER CASE, CamelCase, `eth1`): one token each, long ones a few; a
   run of 24 letters or more is no word.
 - **Letters and digits mixed at random** (base64, hex, keys): o200k cuts them at every change of case or
   between letters and digits, and random letters make short tokens, so each piece is priced by its length.
-- **Russian words** (with a vowel): one token, plus one per five letters.
+- **Russian words** (with a vowel): one token, plus one per five letters; in UPPER CASE 0.9 a letter.
+- **A short text** (under `_SHORT` tokens): its words are priced as if each were rare (a name, a typo: a
+  token per two or three letters), since one such word is too large a part of it for the 10% margin.
 - **Any other character** (CJK, emoji, other scripts, symbols): its UTF-8 length, one less in the blocks
   whose lead bytes o200k merges (`_MERGED`). No character is ever more tokens than its UTF-8 bytes, and
   common text in those blocks (CJK prose) is much less, so it is the pessimistic side that costs there.
@@ -47,6 +49,9 @@ _RANDOM_COST = (*_MEASURED, *(6 * n + 7 for n in range(17, 65)))  # then 0.6 a l
 _DIGITS = re.compile(r"[0-9]{1,3}")
 _LONGEST = 24  # letters of a word; a longer run of letters is no word and is priced as random letters
 _UPPER = re.compile(r"[A-Z]")
+# Below this many tokens a text is short: its words are priced as if rare (the 10% margin cannot absorb one
+# rare word in three); above it, common words are most of any text and the margin covers the rare ones.
+_SHORT = 16
 # Characters one token below their UTF-8 length at most: Latin-1 letters and Russian letters (1 token),
 # the 3-byte blocks whose first two bytes o200k always merges (≤ 2 tokens; the others reach 3, e.g.
 # CJK Extension A and a third of Hangul), emoji and symbols (≤ 3).
@@ -68,15 +73,15 @@ _MERGED = re.compile(
 def estimate_tokens(text: str) -> int:
     """A cheap, pessimistic estimate of the o200k token count of ``text`` (see the module docstring)."""
     tenths = 0
+    rare = 0  # what the words would cost more if each were rare (a name, a typo): tenths
     for m in _PIECES.finditer(text):
         group = m.lastindex
         if group == 2:  # a word: one token; from ten letters on, one more per three
             size = m.end() - m.start()
-            if size < 10:
-                tenths += 10
-            else:
-                size -= text[m.start()] == " "
-                tenths += 10 + (size - 7) // 3 * 10 if size < _LONGEST else 6 * size + 7
+            size -= text[m.start()] == " "
+            price = 10 if size < 9 else 10 + (size - 7) // 3 * 10 if size < _LONGEST else 6 * size + 7
+            tenths += price
+            rare += max(0, (size + 2) // 3 * 10 if size > 3 else 20 if size == 3 else 10, price) - price
         elif group == 9:  # punctuation: common pairs such as `":`, `},` or `.\n` are one token
             start, end = m.span()
             size = end - start - (text[start] == " ")
@@ -95,8 +100,15 @@ def estimate_tokens(text: str) -> int:
             spaced = text[start] == " "
             tenths += (end - start - spaced + 2) // 3 * 10 + spaced * 10
         elif group == 6:  # a Russian word: one token, one more per five letters (a letter each past them)
-            size = m.end() - m.start() - (text[m.start()] == " ")
-            tenths += 10 + size // 5 * 10 if size < _LONGEST else size * 10
+            start, end = m.span()
+            size = end - start - (text[start] == " ")
+            if size > 1 and text[end - 2] <= "Я":  # UPPER CASE: o200k knows few such words (0.9 a letter)
+                tenths += 9 * size + 2
+                rare += size - 2
+            else:
+                price = 10 + size // 5 * 10 if size < _LONGEST else size * 10
+                tenths += price
+                rare += max(0, min(size, (size + 3) // 2) * 10 - price)
         elif group == 10:  # a line break, one more token for an indent, one more if digits follow it
             piece = m.group()
             if piece[-1] in "\r\n":
@@ -130,7 +142,9 @@ def estimate_tokens(text: str) -> int:
             tenths += len(_DIGITS.findall(text, start, end)) * 10
         elif group == 3:  # UPPER CASE: one token up to four letters, then one more per three
             size = m.end() - m.start() - (text[m.start()] == " ")
-            tenths += 10 + max(0, size - 2) // 3 * 10 if size < _LONGEST else 6 * size + 7
+            price = 10 + max(0, size - 2) // 3 * 10 if size < _LONGEST else 6 * size + 7
+            tenths += price
+            rare += max(0, (size + 1) // 2 * 10 - price)
         elif group == 4:  # CamelCase: a token per hump (past 48 letters it is no name: random letters)
             start, end = m.span()
             if text[start] == " ":
@@ -151,4 +165,6 @@ def estimate_tokens(text: str) -> int:
         elif group == 14:  # a control character
             tenths += 10
     total = tenths // 10
-    return total + total // 10 + 1  # a margin of 10%: some sentences cost more than their words say
+    estimate = total + total // 10 + 1  # a margin of 10%: some sentences cost more than their words say
+    # In a text of a few words one rare word is a large part: price the words as if rare, up to _SHORT.
+    return max(estimate, min((tenths + rare) // 10 + 1, _SHORT))
