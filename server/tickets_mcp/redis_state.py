@@ -544,7 +544,51 @@ return 0
 
 
 class RedisExchange:
-    """Replicas sharing one Redis: leases decide who polls, marks live in Redis, changes are published."""
+    """Replicas sharing one Redis: leases decide who polls, marks live in Redis, changes are published.
+
+    The per-caller bound on watched tickets counts over every replica: per identity one sorted set
+    (``watch:held:<identity>``) of ``<number>:<replica>`` members, each scored with the end of its lease
+    (`HELD_LEASE`, renewed every `renew_every` seconds by `hold`), so a dead replica's tickets stop counting
+    when their leases run out. `take` checks and adds in one script: the distinct numbers held, with the new
+    ones, must stay within the limit."""
+
+    HELD_LEASE = 30.0
+    renew_every: float | None = HELD_LEASE / 3
+
+    # KEYS: the held set. ARGV: replica, lease ms, limit, numbers... Returns {1, n} (taken, n now watched) or
+    # {0, n} (refused, n watched already).
+    _TAKE = (
+        "redis.replicate_commands()\n"
+        + _NOW
+        + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local lease, limit, seen, count = tonumber(ARGV[2]), tonumber(ARGV[3]), {}, 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local n = string.match(member, '^(%d+):')
+  if n and not seen[n] then seen[n] = true count = count + 1 end
+end
+local held = count
+for i = 4, #ARGV do
+  if not seen[ARGV[i]] then seen[ARGV[i]] = true count = count + 1 end
+end
+if count > limit then return {0, held} end
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], now + lease, ARGV[i] .. ':' .. ARGV[1]) end
+redis.call('PEXPIRE', KEYS[1], lease)
+return {1, count}
+"""
+    )
+    # KEYS: the held set. ARGV: replica, lease ms, how many to keep, the numbers kept..., the numbers dropped...
+    _HOLD = (
+        "redis.replicate_commands()\n"
+        + _NOW
+        + """
+local lease, keep = tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 4, 3 + keep do redis.call('ZADD', KEYS[1], now + lease, ARGV[i] .. ':' .. ARGV[1]) end
+for i = 4 + keep, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i] .. ':' .. ARGV[1]) end
+if keep > 0 then redis.call('PEXPIRE', KEYS[1], lease) end
+return 1
+"""
+    )
 
     def __init__(self, link: RedisLink, interval: float) -> None:
         self._link = link
@@ -552,10 +596,19 @@ class RedisExchange:
         self._lease_ms = max(int(interval * 3000), 2000)  # three missed polls, at least 2 s
         self._mark_ms = max(int(interval * 20_000), 60_000)
         self._claim, self._swap = Lua(_CLAIM), Lua(_SWAP)
+        self._take_script, self._hold_script = Lua(self._TAKE), Lua(self._HOLD)
+        self._counted: dict[str, set[int]] = {}  # what this replica has counted in Redis, per identity
 
     @staticmethod
     def _key(kind: str, watch: Watch) -> str:
         return f"{WATCH_PREFIX}:{kind}:{watch[0]}:{watch[1]}"
+
+    @staticmethod
+    def _held_key(identity: str) -> str:
+        return f"{WATCH_PREFIX}:held:{identity}"
+
+    async def _run(self, script: Lua, keys: list[str], args: list[Any]) -> Any:
+        return await self._link.run(lambda client: script(client, keys, args))
 
     async def claim(self, watch: Watch) -> bool:
         keys, args = [self._key("lease", watch)], [self._me, self._lease_ms]
@@ -571,6 +624,31 @@ class RedisExchange:
 
     def forget(self, keep: set[Watch]) -> None:
         return None  # nothing local: leases and marks expire in Redis
+
+    async def take(self, identity: str, numbers: set[int], limit: int) -> int | None:
+        keys, args = [self._held_key(identity)], [self._me, _ms(self.HELD_LEASE), limit, *sorted(numbers)]
+        taken, count = await self._run(self._take_script, keys, args)
+        if int(taken) != 1:
+            return int(count)
+        self._counted.setdefault(identity, set()).update(numbers)
+        return None
+
+    async def hold(self, held: dict[str, set[int]]) -> None:
+        """Renew what was taken and is still watched here; drop what is not. A number watched here that was
+        never taken (Redis was away then) is not added: it counts on this replica only."""
+        for identity in list(self._counted):
+            counted = self._counted[identity]
+            keep, drop = counted & held.get(identity, set()), counted - held.get(identity, set())
+            if keep:
+                self._counted[identity] = keep
+            else:
+                del self._counted[identity]
+            args: list[Any] = [self._me, _ms(self.HELD_LEASE), len(keep), *sorted(keep), *sorted(drop)]
+            try:
+                await self._run(self._hold_script, [self._held_key(identity)], args)
+            except SharedStateUnavailable:
+                self._counted.setdefault(identity, set()).update(drop)  # dropped again on the next renewal
+                raise
 
     async def listen(self, notify: Callable[[Watch], Awaitable[None]]) -> None:
         """Receive every replica's announcements; subscribe again (after a pause) when Redis goes away. The

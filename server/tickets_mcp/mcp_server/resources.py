@@ -6,7 +6,7 @@
   `catalog://products/{parent}`;
 - `resources/list` shows the static catalog resources and the user's open tickets (at most 50);
 - completions for ticket numbers, category keys and product keys;
-- subscriptions to threads (see `watch.py`).
+- subscriptions to threads, bounded per session and per caller (see `subscriptions.py`).
 
 Static resources of `MCPServer` get no request context, so the two static catalog resources and
 the dynamic list are served by server hooks (`server.TicketsServer`, `sdk.SdkServer`) that call
@@ -41,7 +41,7 @@ from tickets_mcp.mcp_server.markdown import (
 from tickets_mcp.mcp_server.outputs import field_view, named
 from tickets_mcp.mcp_server.safety import one_line
 from tickets_mcp.mcp_server.sdk import add_request_handler
-from tickets_mcp.mcp_server.state import Caller, caller_of
+from tickets_mcp.mcp_server.state import Caller, caller_of, session_key
 from tickets_mcp.mcp_server.subscriptions import install_subscriptions
 from tickets_mcp.mcp_server.threads import Selection, read_thread, resource_howto
 
@@ -213,4 +213,4 @@ def register_resources(mcp: MCPServer[Any]) -> None:
         )
 
     add_request_handler(mcp, "completion/complete", CompleteRequestParams, complete)
-    install_subscriptions(mcp)
+    install_subscriptions(mcp, session_key)  # a subscribe counts against the session's call limit
