@@ -36,6 +36,7 @@ matter; every check-and-take is one Lua script, atomic on the server.
   flight (score: when their lease runs out). A slot in flight counts as finishing now, as in memory; a
   replica may die mid-send, so a slot in flight holds at most ``lease`` seconds and then counts as
   finished at its lease's end. Both keys get a PEXPIRE that covers what they hold: idle keys vanish.
+  ``room`` answers what ``acquire`` would, read-only.
 - **Dedup**: an in-flight marker (``SET NX PX``, a lease renewed every third of it while the write runs,
   so a crashed replica's marker expires), the result stored for ``window`` seconds, and waiters (on any
   replica) that poll until the result is there or the marker is gone.
@@ -320,6 +321,29 @@ return {0, tonumber(ends[2]) + window + safety - now}
 """
 )
 
+# KEYS: finished slots, slots in flight. ARGV: limit, window ms, safety ms. ACQUIRE's answer, taking nothing
+# (and writing nothing: a lease that ran out counts as a finished slot at its end, as ACQUIRE would file it).
+ROOM = Lua(
+    _NOW
+    + """
+local limit, window, safety = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local horizon = now - window - safety
+local ends = {}
+local done = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. horizon, '+inf', 'WITHSCORES')
+for i = 2, #done, 2 do table.insert(ends, tonumber(done[i])) end
+local lost = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES')
+for i = 2, #lost, 2 do
+  if tonumber(lost[i]) > horizon then table.insert(ends, tonumber(lost[i])) end
+end
+local flying = redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')
+if flying + #ends < limit then return 0 end
+local need = flying + #ends - limit + 1
+if need > #ends then return -1 end
+table.sort(ends)
+return ends[need] + window + safety - now
+"""
+)
+
 # KEYS: finished slots, slots in flight. ARGV: slot id, window ms, safety ms. Idempotent.
 RELEASE = Lua(
     "redis.replicate_commands()\n"
@@ -392,11 +416,7 @@ class RedisWindows:
         if window <= 0:
             raise ValueError("window must be > 0")
         window_ms = _ms(window)
-        if self.hold_after_loss:
-            await self.link.fresh()
-            held = self.link.held_for(window + SAFETY)
-            if held > 0:  # Redis restarted empty within the window: its sends are unknown
-                raise self.link.state_lost(held)
+        await self._check_held(window)
         slot = f"{secrets.token_hex(8)}.{window_ms}"  # release() learns the window from the slot id
         args = [limit, window_ms, SAFETY_MS, _ms(self.lease), slot]
         keys = self.keys(key)
@@ -406,6 +426,26 @@ class RedisWindows:
         if int(wait_ms) < 0:  # held by a send in flight: it counts as finishing now
             return None, window + SAFETY
         return None, max(int(wait_ms) / 1000, 0.001)
+
+    async def room(self, key: str, limit: int, window: float) -> float:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        if window <= 0:
+            raise ValueError("window must be > 0")
+        await self._check_held(window)
+        keys = self.keys(key)
+        args = [limit, _ms(window), SAFETY_MS]
+        wait_ms = int(await self.link.run(lambda client: ROOM(client, keys, args)))
+        if wait_ms < 0:  # held by a send in flight: it counts as finishing now
+            return window + SAFETY
+        return 0.0 if wait_ms == 0 else max(wait_ms / 1000, 0.001)
+
+    async def _check_held(self, window: float) -> None:
+        if self.hold_after_loss:
+            await self.link.fresh()
+            held = self.link.held_for(window + SAFETY)
+            if held > 0:  # Redis restarted empty within the window: its sends are unknown
+                raise self.link.state_lost(held)
 
     async def release(self, key: str, slot: str) -> None:
         _, _, window_ms = slot.rpartition(".")

@@ -7,7 +7,9 @@
   refreshes coalesce into one login. On a 401 the client asks for one fresh login and replays once.
 
 Secrets are `SecretStr` and appear in no repr, log line or error message. ``identity`` is a
-short hash that keys the pacing buckets and the dedup cache without revealing anything.
+short hash that keys the pacing buckets and the dedup cache without revealing anything. A static
+token's ``account`` is read from its shape, unverified: it is trusted (for pacing, `pacing.Pacer`) only
+once the API has accepted the token (`accepted_by`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ logger = logging.getLogger("tickets_mcp.api")
 AuthMode = Literal["static", "iam", "service_user"]
 # Keystone tokens live 24 h (the vendor's authentication page); used when the login answer has no expires_at.
 DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
+
+
+def accepted_by(status: int) -> bool:
+    """Whether an answer shows that the API took the credential it was sent with: any status below 500 but
+    401, 403 and 429 (a 5xx or a 429 may come from in front of the credential check)."""
+    return status < 500 and status not in (401, 403, 429)
 
 
 def _secret(value: str | SecretStr) -> SecretStr:

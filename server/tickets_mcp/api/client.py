@@ -38,17 +38,20 @@ identity's clients added before (their ids are kept in ``dedup``).
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import Any, Self, Unpack
 
+import anyio
 import httpx2
 
 from tickets_mcp.api import recovery
-from tickets_mcp.api.auth import Auth
+from tickets_mcp.api.auth import Auth, accepted_by
 from tickets_mcp.api.dedup import Dedup, MemoryDedup, payload_key
 from tickets_mcp.api.errors import SharedStateUnavailable
 from tickets_mcp.api.models import (
@@ -88,6 +91,13 @@ for _name in ("httpx2", "httpcore2"):
         logging.getLogger(_name).setLevel(logging.WARNING)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings every client of this process verifies the API with (httpx2's defaults), built once:
+    building them costs tens of milliseconds, which each new caller's client would otherwise pay."""
+    return httpx2.create_ssl_context()
+
+
 class TicketsClient(Operations):
     """Async client of the Tickets API over one pooled ``httpx2.AsyncClient``."""
 
@@ -118,13 +128,19 @@ class TicketsClient(Operations):
         self.clock_tolerance = clock_tolerance
         # Who calls: the credential's hash per API. It keys the dedup and the writes remembered.
         self.identity = f"{self.base_url}|{auth.identity if auth is not None else 'anonymous'}"
-        # Not an identity: the API's rate limits are per account, so tokens that show theirs share its pacing.
+        # Not an identity: the API's rate limits are per account, so tokens that show theirs share its pacing
+        # once the API has accepted them (a token's account is only what it claims: `pacing.py`).
         account = getattr(auth, "account_id", None) or getattr(auth, "account", None)
-        self.pacing_key = f"{self.base_url}|account:{account}" if account else self.identity
+        self.account_key = f"{self.base_url}|account:{account}" if account else None
+        # The API has taken this credential: an answer to a request made with it that is not 401, 403, 429 or
+        # a 5xx (`auth.accepted_by`). The server's pool protects such callers; pacing trusts their account.
+        self.accepted = False
         self._timeout = httpx2.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
         self._transport = transport
         self._http: httpx2.AsyncClient | None = None
         self._caller: Caller | None = None
+        self._in_flight = 0  # requests being sent or answered now
+        self._closing = False  # aclose() was called: the HTTP client closes whenever no request is in flight
 
     def __repr__(self) -> str:
         return f"TicketsClient(base_url={self.base_url!r}, auth={self.auth!r})"
@@ -138,9 +154,30 @@ class TicketsClient(Operations):
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = self._caller = None
+        """Close the pooled HTTP client, at once or, while requests are in flight, when the last one ends: a
+        request is never cut off (its write's outcome would be unknown). A call made afterwards still works,
+        over a connection closed again when it ends."""
+        self._closing = True
+        if not self._in_flight:
+            await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        http, self._http, self._caller = self._http, None, None  # a call from now on gets a client of its own
+        if http is not None:
+            await http.aclose()
+
+    def _http_closed(self) -> bool:
+        """Whether the HTTP client was closed under us (through `http_client`): the next call opens one."""
+        return self._http is not None and self._http.is_closed
+
+    @property
+    def busy(self) -> bool:
+        """Whether a request is in flight (being sent, or waiting for its answer)."""
+        return self._in_flight > 0
+
+    def _answered(self, status: int) -> None:
+        if not self.accepted and accepted_by(status):
+            self.accepted = True
 
     @property
     def http_client(self) -> httpx2.AsyncClient:
@@ -150,22 +187,39 @@ class TicketsClient(Operations):
         return self._http
 
     def _connected(self) -> Caller:
-        """The pooled HTTP client, made on the first call: building its TLS context is a measurable
-        cost a server would otherwise pay at start-up before it can answer `initialize`."""
-        if self._caller is None:
+        """The pooled HTTP client, made on the first call (and again if it was closed under us): building the
+        TLS context is a measurable cost a server would otherwise pay at start-up before it can answer
+        `initialize`."""
+        if self._caller is None or self._http_closed():
             self._http = httpx2.AsyncClient(
                 base_url=self.base_url + "/",
                 timeout=self._timeout,
                 transport=self._transport,
+                verify=tls_context(),
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 follow_redirects=False,
             )
-            pacer = Pacer(self.pacing, self.windows, self.pacing_key)
-            self._caller = Caller(self._http, self.auth, retry=self.retry, pacer=pacer)
+            pacer = Pacer(
+                self.pacing,
+                self.windows,
+                self.identity,
+                account=self.account_key,
+                accepted=lambda: self.accepted,
+            )
+            self._caller = Caller(
+                self._http, self.auth, retry=self.retry, pacer=pacer, on_answer=self._answered
+            )
         return self._caller
 
     async def _send(self, route: Route, request: Request, parse: Callable[[Any], Any]) -> Any:
-        return await self._connected().call(route, request, parse)
+        self._in_flight += 1
+        try:
+            return await self._connected().call(route, request, parse)
+        finally:
+            self._in_flight -= 1
+            if self._closing and not self._in_flight:
+                with anyio.CancelScope(shield=True):
+                    await self._disconnect()
 
     # -- what some operations need around them ------------------------------------------------------
 

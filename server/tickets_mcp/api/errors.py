@@ -100,9 +100,14 @@ class ServerError(TicketsApiError):
 
 
 class TransportError(TicketsApiError):
-    """The network failed. ``sent`` False means the request provably never left."""
+    """The network failed. ``sent`` False means the request provably never left. ``unfinished``: the
+    connection was closed on this side before the answer came, so the API may still be working on it."""
 
     default_sent = None
+
+    def __init__(self, message: str, *, unfinished: bool = False, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.unfinished = unfinished
 
 
 class SharedStateUnavailable(TicketsApiError):

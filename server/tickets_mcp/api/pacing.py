@@ -9,9 +9,18 @@ moment the server counted it, so the local window always trails the server's. Se
 flight count as "just now".
 
 A `Pacer` paces one credential (base URL + a hash of the auth identity); its windows live in the
-`RateWindows` object it is given (the client's shared state), keyed ``pace:<credential>:<bucket>``,
-so every client handed the same windows and credential shares the buckets. Which operations draw
-from which bucket is the route table's ``bucket``.
+`RateWindows` object it is given (the client's shared state), keyed ``pace:<who>:<bucket>``, so every
+client handed the same windows shares the buckets. Which operations draw from which bucket is the
+route table's ``bucket``.
+
+The API counts its limits per account, so the tokens of one account share its windows: ``<who>`` is the
+account. But a static token names its account unverified (``..._<account>``), and a made-up token must not
+spend a real account's budget. So the account's windows count only the sends of a credential the API has
+accepted (``accepted()``). Until then a send is paced by its credential's own window, waits until the
+account's window has room without taking a slot of it (`RateWindows.room`), and, once the answer shows
+the credential was accepted, is counted in the account's window after the fact. A refused (401/403)
+token thus never touches the account's windows, while a real token is paced with its account from its
+first send, on every replica.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import Literal
 
 import anyio
 
+from tickets_mcp.api.errors import SharedStateUnavailable
 from tickets_mcp.api.windows import SAFETY, RateWindows
 
 Bucket = Literal["create", "comment"]
@@ -71,16 +81,32 @@ class PacingTimeout(Exception):
         self.limit = limit
 
 
-class Pacer:
-    """The pacing of one credential under one policy, over shared `RateWindows`."""
+# The limit of an after-the-fact count (`Pacer._count`): it is always taken.
+UNLIMITED = 2**31
 
-    def __init__(self, policy: PacingPolicy, windows: RateWindows, credential: str) -> None:
+
+class Pacer:
+    """The pacing of one credential under one policy, over shared `RateWindows`: by ``account`` (the key of
+    the account's windows, None when the credential does not show one) once ``accepted()``, else by
+    ``credential``."""
+
+    def __init__(
+        self,
+        policy: PacingPolicy,
+        windows: RateWindows,
+        credential: str,
+        *,
+        account: str | None = None,
+        accepted: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.policy = policy
         self.windows = windows
         self.credential = credential
+        self.account = account
+        self.accepted = accepted
 
-    def key(self, bucket: Bucket) -> str:
-        return f"pace:{self.credential}:{bucket}"
+    def key(self, bucket: Bucket, who: str | None = None) -> str:
+        return f"pace:{who or self.credential}:{bucket}"
 
     @asynccontextmanager
     async def slot(
@@ -92,25 +118,53 @@ class Pacer:
         if not self.policy.enabled:
             yield
             return
-        key = self.key(bucket)
-        slot = await self._acquire(key, bucket, on_wait)
+        account = None if self.account is None else self.key(bucket, self.account)
+        counted = account is None or self.accepted()
+        waited = 0.0
+        if account is not None and not counted:  # the account's window must have room; it is not charged
+            _, waited = await self._turn(account, bucket, on_wait, waited, take=False)
+        key = account if account is not None and counted else self.key(bucket)
+        slot, _ = await self._turn(key, bucket, on_wait, waited, take=True)
         try:
             yield
         finally:
             with anyio.CancelScope(shield=True):  # a cancelled send must still free its slot
                 await self.windows.release(key, slot)
+                if account is not None and not counted and self.accepted():
+                    await self._count(account)
 
-    async def _acquire(
-        self, key: str, bucket: Bucket, on_wait: Callable[[float], Awaitable[None]] | None
-    ) -> str:
+    async def _count(self, key: str) -> None:
+        """Count a send that is over in ``key``'s window: the account's, after its credential was accepted."""
+        try:
+            slot, _ = await self.windows.acquire(key, UNLIMITED, self.policy.window_seconds)
+            if slot is not None:
+                await self.windows.release(key, slot)
+        except SharedStateUnavailable:  # the send is done and its answer stands; only the count is lost
+            pass
+
+    async def _turn(
+        self,
+        key: str,
+        bucket: Bucket,
+        on_wait: Callable[[float], Awaitable[None]] | None,
+        waited: float,
+        *,
+        take: bool,
+    ) -> tuple[str, float]:
+        """Wait until ``key`` has room, then (a slot of it if ``take``, else "", the total wait). ``waited``:
+        what the send waited before this turn, for ``max_wait``."""
         limit = self.policy.limit(bucket)
         window = self.policy.window_seconds
         max_wait = self.policy.max_wait
-        waited = 0.0
         while True:
-            slot, wait = await self.windows.acquire(key, limit, window)
-            if slot is not None:
-                return slot
+            if take:
+                slot, wait = await self.windows.acquire(key, limit, window)
+                if slot is not None:
+                    return slot, waited
+            else:
+                wait = await self.windows.room(key, limit, window)
+                if wait <= 0:
+                    return "", waited
             if max_wait is not None and waited + wait > max_wait:
                 raise PacingTimeout(wait, bucket, limit)
             if wait >= window + SAFETY - 1e-9:  # held by a send in flight: its end is unknown

@@ -10,9 +10,10 @@ the write would have changed before it answers:
 - **not applied**: the read worked, shows nothing, and the server had finished with the request
   (it answered, or dropped the connection while answering): the same error class with
   ``outcome_unknown=False`` and ``code="not_applied"``: calling again is safe;
-- **still unknown**: the read failed, or the request timed out (a client timeout, or a gateway's
-  504) so the server may still apply it later: the error keeps ``outcome_unknown=True`` and its
-  message says what was checked and what to check by hand.
+- **still unknown**: the read failed, or the server may still apply it later (a client timeout, a
+  gateway's 504, or a connection closed on this side before the answer, ``TransportError.unfinished``):
+  the error keeps ``outcome_unknown=True`` and its message says what was checked and what to check by
+  hand.
 
 Comments are matched by body, by time (``sent_at`` no earlier than ``clock_tolerance`` seconds
 before the request started) and by id: the ids of the comments this identity's clients added
@@ -133,10 +134,16 @@ def _timed_out(exc: TicketsApiError) -> bool:
     )
 
 
+def _closed_here(exc: TicketsApiError) -> bool:
+    return isinstance(exc, TransportError) and exc.unfinished
+
+
 def _cause(exc: TicketsApiError) -> str:
     if exc.code == "malformed_response":
         return "The answer could not be read"
     if isinstance(exc, TransportError):
+        if _closed_here(exc):
+            return "The connection was closed on this side after sending"
         return (
             "The answer timed out after sending"
             if _timed_out(exc)
@@ -149,6 +156,8 @@ def _still_running(exc: TicketsApiError) -> str | None:
     """Why the server may still be applying the request (it did not finish answering), or None."""
     if _timed_out(exc):
         return "the request timed out"
+    if _closed_here(exc):
+        return "the connection was closed on this side before the API answered"
     if exc.status == 504:
         return "a gateway timed out (HTTP 504)"
     return None

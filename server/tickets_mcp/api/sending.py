@@ -118,13 +118,23 @@ class _Malformed(Exception):
 
 
 class Caller:
+    """Sends the requests of one client over ``http``; ``on_answer(status)`` hears every HTTP status the API
+    answers with (the client learns from it that the API accepted its credential)."""
+
     def __init__(
-        self, http: httpx2.AsyncClient, auth: Auth | None, *, retry: RetryPolicy, pacer: Pacer
+        self,
+        http: httpx2.AsyncClient,
+        auth: Auth | None,
+        *,
+        retry: RetryPolicy,
+        pacer: Pacer,
+        on_answer: Callable[[int], None] | None = None,
     ) -> None:
         self.http = http
         self.auth = auth
         self.retry = retry
         self.pacer = pacer
+        self.on_answer = on_answer
         self.server = http.base_url.host  # for telemetry: the host only, never userinfo or a path
         self.port = http.base_url.port
 
@@ -149,6 +159,8 @@ class Caller:
                         response = await self.http.request(
                             route.method, url, params=request.query, json=request.body, headers=headers
                         )
+                        if self.on_answer is not None:  # before the slot ends: it may count for the account
+                            self.on_answer(response.status_code)
                 except httpx2.InvalidURL as exc:  # e.g. a query or path over 64 KiB: nothing was sent
                     attempt.failed("InvalidURL")
                     raise InvalidRequest(
@@ -230,6 +242,8 @@ class Caller:
         """The wait before a retry, or raise the typed error."""
         name = route.name
         kind = type(exc).__name__
+        if self.http.is_closed:  # closed on this side under the request: never resent, never "not applied"
+            raise _closed_here(route, kind, sent=not isinstance(exc, NOT_SENT)) from None
         if isinstance(exc, NOT_SENT):
             wait = self.retry.backoff(state.attempts) if state.can_retry_failure() else None
             if wait is not None and state.fits(wait):
@@ -309,6 +323,21 @@ class Caller:
                 sent=False,
                 retry_after=_ceil(exc.wait),
             ) from None
+
+
+def _closed_here(route: Route, kind: str, *, sent: bool) -> TransportError:
+    """The error of a request whose HTTP client was closed on this side before the answer came: the API may
+    have it and still be working on it, so a write's outcome is unknown until a later check shows it."""
+    unknown = sent and not route.idempotent
+    hint = OUTCOME_UNKNOWN_HINT if unknown else "Try again." if sent else "Nothing was sent; try again."
+    return TransportError(
+        f"The connection was closed on this side before the Tickets API answered ({kind}). {hint}",
+        operation=route.name,
+        status=None,
+        sent=sent,
+        outcome_unknown=unknown,
+        unfinished=sent,
+    )
 
 
 def _ceil(seconds: float) -> float:

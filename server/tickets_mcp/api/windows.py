@@ -32,6 +32,11 @@ class RateWindows(Protocol):
         """The slot's send is over (answer or failure): it ages out of the window from now."""
         ...
 
+    async def room(self, key: str, limit: int, window: float) -> float:
+        """0.0 if `acquire` would grant a slot of `key` now, else the seconds it would say to wait; takes
+        nothing (a send that must respect a key's window without counting in it)."""
+        ...
+
     async def writable(self) -> None:
         """Return when a write may go out now; raise `SharedStateUnavailable` when the state the replicas
         coordinate through is out of reach (every write then fails closed, paced or not)."""
@@ -82,6 +87,13 @@ class MemoryWindows:
             return len(self._logs)
 
     async def acquire(self, key: str, limit: int, window: float) -> tuple[str | None, float]:
+        return self._take(key, limit, window, take=True)
+
+    async def room(self, key: str, limit: int, window: float) -> float:
+        return self._take(key, limit, window, take=False)[1]
+
+    def _take(self, key: str, limit: int, window: float, *, take: bool) -> tuple[str | None, float]:
+        """(a new slot, 0.0) when there is room (taken only if ``take``), else (None, the wait)."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         if window <= 0:
@@ -91,10 +103,14 @@ class MemoryWindows:
             self._sweep(now)
             log = self._logs.get(key)
             if log is None:
+                if not take:
+                    return None, 0.0
                 log = self._logs[key] = _Log(window)
             log.window = window
             log.prune(now)
             if len(log.slots) < limit:
+                if not take:
+                    return None, 0.0
                 slot = str(next(self._ids))
                 log.slots[slot] = None
                 return slot, 0.0

@@ -5,7 +5,8 @@
 - `Caller`: what the handlers of one caller use: the API client and catalog cache of its credential, and
   its **identity** (the credential's hash, ``auth.identity``), which keys everything kept per caller. With
   the server's own credential there is one caller; with per-request credentials (``--credentials
-  per-request``) each credential gets its own from a bounded `CallerPool`.
+  per-request``) each credential gets its own from a bounded `CallerPool`, where credentials the API has
+  accepted are kept apart from made-up ones, so a stranger's churn cannot evict them.
 - `caller_of(ctx)` gives a handler or a middleware its caller; `session_key(ctx)` what the call limit
   counts per.
 
@@ -19,7 +20,7 @@ import asyncio
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
@@ -33,7 +34,7 @@ from tickets_mcp.api import reporting_progress
 from tickets_mcp.api.dedup import Dedup, MemoryDedup
 from tickets_mcp.api.errors import SharedStateUnavailable
 from tickets_mcp.api.windows import MemoryWindows, RateWindows
-from tickets_mcp.mcp_server.callers import request_auth
+from tickets_mcp.mcp_server.callers import access_token, request_auth
 from tickets_mcp.mcp_server.sdk import connection_of
 from tickets_mcp.mcp_server.subscriptions import Exchange, IdentityBus, LocalExchange, ThreadWatcher
 from tickets_mcp.runtime import build_client
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
     from tickets_mcp.api import IamToken, StaticToken, TicketsClient
     from tickets_mcp.api.models import Category, CategoryField, Product
 
-POOL_SIZE = 256
+POOL_SIZE = 256  # credentials the API has accepted (the protected part of a `CallerPool`)
+PENDING_SIZE = 32  # credentials not accepted yet: made-up ones, and new users before their first answer
 IDLE_SECONDS = 900.0
 SERVER_IDENTITY = "server"  # the identity of the server's own credential
 
@@ -190,62 +192,116 @@ class Caller:
         return anyio.CapacityLimiter(CONCURRENT_READS)
 
 
+class PooledClient(Protocol):
+    """What the pool needs of an entry's client (`TicketsClient`)."""
+
+    accepted: bool  # the API has accepted its credential at least once
+
+    @property
+    def busy(self) -> bool: ...  # a request is in flight
+
+    async def aclose(self) -> None: ...  # closes when its last request in flight ends
+
+
 class Entry(Protocol):
     used: float
 
     @property
-    def client(self) -> Any: ...
+    def client(self) -> PooledClient: ...
 
 
 E = TypeVar("E", bound=Entry)
 
 
 class CallerPool(Generic[E]):
-    """Entries (a client and its caches) per credential hash; bounded, least recently used first out:
-    at most ``size``, and any unused for ``idle`` seconds is closed too. Two users' calls never share a
-    client, a catalog entry or a dedup entry (dedup keys carry the identity)."""
+    """Entries (a client and its caches) per credential hash, in two bounded parts, least recently used first
+    out. A credential the API has not accepted yet (`TicketsClient.accepted`) is held in the small
+    ``pending`` part; once accepted, its entry moves to the ``size`` part, which only accepted credentials
+    reach: requests with made-up credentials only ever evict each other. Any entry unused for ``idle``
+    seconds goes too. An entry with a request in flight is never evicted, nor an accepted one that a
+    watched thread is polled with (``pinned()``: those identities), so a part may hold more than its bound
+    while they last. Two users' calls never share a client, a catalog entry or a dedup entry (dedup keys
+    carry the identity)."""
 
     def __init__(
         self,
         make: Callable[[StaticToken | IamToken], E],
         *,
         size: int = POOL_SIZE,
+        pending: int = PENDING_SIZE,
         idle: float = IDLE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        pinned: Callable[[], Collection[str]] = frozenset,
     ) -> None:
         self._make = make
         self._size = size
+        self._pending_size = pending
         self._idle = idle
         self._clock = clock
-        self._entries: OrderedDict[str, E] = OrderedDict()
+        self._pinned = pinned
+        self._accepted: OrderedDict[str, E] = OrderedDict()
+        self._pending: OrderedDict[str, E] = OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._accepted) + len(self._pending)
+
+    def __contains__(self, identity: object) -> bool:
+        return identity in self._accepted or identity in self._pending
 
     def get(self, auth: StaticToken | IamToken) -> E:
-        now = self._clock()
-        entry = self._entries.get(auth.identity)
+        identity = auth.identity
+        entry = self._find(identity)
         if entry is None:
-            entry = self._entries[auth.identity] = self._make(auth)
-        self._entries.move_to_end(auth.identity)
-        entry.used = now
-        self._evict(now)
+            entry = self._make(auth)
+        self._hold(identity, entry)
+        self._evict(self._clock(), keep=identity)
         return entry
 
     def peek(self, identity: str) -> E:
         """The entry of ``identity`` (as if used now); `KeyError` when it is no longer held."""
-        entry = self._entries[identity]
-        self._entries.move_to_end(identity)
-        entry.used = self._clock()
+        entry = self._find(identity)
+        if entry is None:
+            raise KeyError(identity)
+        self._hold(identity, entry)
         return entry
 
-    def _evict(self, now: float) -> None:
-        while self._entries:
-            identity, oldest = next(iter(self._entries.items()))
-            if len(self._entries) <= self._size and now - oldest.used < self._idle:
+    def _find(self, identity: str) -> E | None:
+        entry = self._accepted.get(identity)
+        return self._pending.get(identity) if entry is None else entry
+
+    def _hold(self, identity: str, entry: E) -> None:
+        """Put ``entry`` last (most recent) in its part; an accepted credential's in the protected one."""
+        part = self._accepted if entry.client.accepted else self._pending
+        if part is self._accepted:
+            self._pending.pop(identity, None)
+        part[identity] = entry
+        part.move_to_end(identity)
+        entry.used = self._clock()
+
+    def _evict(self, now: float, keep: str) -> None:
+        self._trim(self._pending, self._pending_size, now, keep)
+        self._trim(self._accepted, self._size, now, keep)
+
+    def _trim(self, part: OrderedDict[str, E], bound: int, now: float, keep: str) -> None:
+        """Close the oldest entries of ``part`` while it holds more than ``bound`` or they are idle; spare the
+        one being handed out (``keep``), those in flight and the pinned (moved last), and move a pending
+        entry whose credential was accepted since to the protected part instead."""
+        pinned: Collection[str] | None = None  # asked only when a protected entry would go
+        for _ in range(len(part)):
+            identity, oldest = next(iter(part.items()))
+            if len(part) <= bound and now - oldest.used < self._idle:
                 return
-            del self._entries[identity]
+            if part is self._pending and oldest.client.accepted:
+                del part[identity]
+                self._accepted[identity] = oldest
+                continue
+            if part is self._accepted and pinned is None:
+                pinned = self._pinned()
+            if identity == keep or oldest.client.busy or (pinned is not None and identity in pinned):
+                part.move_to_end(identity)
+                continue
+            del part[identity]
             self._close_later(oldest)
 
     def _close_later(self, entry: E) -> None:
@@ -254,7 +310,8 @@ class CallerPool(Generic[E]):
         task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
-        entries, self._entries = list(self._entries.values()), OrderedDict()
+        entries = [*self._accepted.values(), *self._pending.values()]
+        self._accepted, self._pending = OrderedDict(), OrderedDict()
         for entry in entries:
             await entry.client.aclose()
         if self._closing:
@@ -275,7 +332,7 @@ class ServerState:
         catalog = CatalogCache(self._own_client, settings.catalog_ttl)
         self.own = Caller(self, SERVER_IDENTITY, self._own_client, catalog)
         self.pool: CallerPool[Caller] | None = (
-            CallerPool(self._caller) if settings.credentials == "per-request" else None
+            CallerPool(self._caller, pinned=self._watching) if settings.credentials == "per-request" else None
         )
 
     def _own_client(self) -> TicketsClient:
@@ -302,11 +359,17 @@ class ServerState:
         headers = getattr(request, "headers", None)  # the HTTP request's (None on stdio)
         return self.pool.get(request_auth(headers or {}))
 
+    def _watching(self) -> set[str]:
+        """The identities whose credential a watched thread is polled with (their pool entries stay)."""
+        return {identity for identity, _ in self.watcher.watches()}
+
     async def _mark(self, identity: str, number: int) -> tuple[object, object, object]:
         """What the watcher compares between polls: the ticket's update time, unread count and status, read
-        with the subscriber's credential (`KeyError` when a per-request credential is no longer held)."""
+        with the subscriber's credential (`KeyError` when a per-request credential is no longer held), within
+        the subscriber's bound on reads in flight, so its watches add no parallel reads of their own."""
         caller = self.own if self.pool is None else self.pool.peek(identity)
-        ticket = await caller.client.get_ticket(number)
+        async with caller.reads:
+            ticket = await caller.client.get_ticket(number)
         return (ticket.updated_at, ticket.unread_comments_count, ticket.status)
 
     async def aclose(self) -> None:
@@ -328,11 +391,16 @@ def session_key(ctx: ServerRequestContext[Any]) -> Hashable:
     """What the per-session call limit counts per: a session of one caller.
 
     A 2025-11-25 session is one connection. A 2026-07-28 request has no session (each request is
-    its own connection), so calls are counted per client program, named in the request's `_meta`:
-    a guard against a looping agent, not against a client that lies about its name.
+    its own connection): with OAuth, calls are counted per signed-in user (the access token's subject,
+    else its client id), so users of one credential never share a budget; without it, per client
+    program, named in the request's `_meta`: a guard against a looping agent, not against a client
+    that lies about its name.
     """
     identity = caller_of(ctx).identity
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        token = access_token(ctx)
+        if token is not None:
+            return (identity, "subject", token.subject or token.client_id)
         info = (ctx.meta or {}).get("io.modelcontextprotocol/clientInfo") or {}
         if isinstance(info, dict):
             return (identity, "client", str(info.get("name")), str(info.get("version")))

@@ -32,6 +32,8 @@ def test_an_account_is_read_only_from_the_vendors_token_shape() -> None:
 @dataclass
 class FakeClient:
     closed: bool = False
+    accepted: bool = True  # the API has accepted its credential (the pool's protected part)
+    busy: bool = False
 
     async def aclose(self) -> None:
         self.closed = True
@@ -61,7 +63,7 @@ async def test_one_entry_per_credential_keyed_by_hash_least_recent_out_first() -
     pool: CallerPool[FakeEntry] = CallerPool(make, size=2, idle=100, clock=clock)
     a = pool.get(StaticToken("token-a_1"))
     assert pool.get(StaticToken("token-a_1")) is a and len(made) == 1
-    assert "token-a" not in "".join(pool._entries)  # keyed by the hash, never the token
+    assert "token-a" not in "".join([*pool._accepted, *pool._pending])  # keyed by the hash, never the token
     b = pool.get(StaticToken("token-b_1"))
     pool.get(StaticToken("token-a_1"))  # a is now the most recent
     pool.get(IamToken("token-c"))
