@@ -1,8 +1,8 @@
 """`JwksTokenVerifier` against a JWKS served on loopback.
 
 Each refused token is refused for its own reason (the log line names the failed check), keys are fetched
-lazily and cached, an unknown ``kid`` fetches the key set again, an unreachable JWKS refuses the token
-with a warning, and no log line ever holds a token.
+lazily and cached, an unknown ``kid`` fetches the key set again, an unreachable JWKS makes the check
+unavailable (a 503 to retry, not a refusal) with a warning, and no log line ever holds a token.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from support.oauth_issuer import Issuer, rsa_key, running_issuer
-from tickets_mcp.mcp_server.callers import JwksTokenVerifier, granted_scopes
+from tickets_mcp.mcp_server.callers import JwksTokenVerifier, KeysUnavailable, granted_scopes
 
 pytestmark = pytest.mark.anyio
 AUDIENCE = "https://tickets.example.test/mcp"
@@ -147,20 +147,21 @@ async def test_unknown_kids_do_not_hammer_the_issuer(issuer: Issuer) -> None:
     assert issuer.fetches == before  # within the refresh cooldown (30 s by default)
 
 
-async def test_an_unreachable_jwks_refuses_the_token_with_a_warning(
+async def test_an_unreachable_jwks_is_unavailable_with_a_warning(
     issuer: Issuer, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = issuer.mint(AUDIENCE)
     gone = JwksTokenVerifier(
         issuer=issuer.url, jwks_url="http://127.0.0.1:9/jwks.json", audience=AUDIENCE, timeout=2
     )
-    down = JwksTokenVerifier(issuer=issuer.url, jwks_url=issuer.jwks_url, audience=AUDIENCE)
+    down = JwksTokenVerifier(issuer=issuer.url, jwks_url=issuer.jwks_url, audience=AUDIENCE, cooldown=0)
     issuer.down = True
     try:
         with caplog.at_level(logging.INFO, logger="tickets_mcp.mcp_server"):
             started = time.monotonic()
-            assert await gone.verify_token(token) is None
-            assert await down.verify_token(token) is None
+            for verifier in (gone, down):
+                with pytest.raises(KeysUnavailable):
+                    await verifier.verify_token(token)
             assert time.monotonic() - started < 5
     finally:
         issuer.down = False

@@ -29,7 +29,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, Required, TypeVar, get_args, get_origin, get_type_hints
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
@@ -63,8 +63,34 @@ class Route:
         return tuple(_PLACEHOLDER.findall(self.path))
 
     def url(self, **params: object) -> str:
-        """The path with its ``{placeholders}`` filled in; every value is percent-encoded."""
+        """The path with its ``{placeholders}`` filled in; every value is percent-encoded (``/``, ``?``,
+        ``#`` included), so a value stays one segment. `path_value_problem` refused what would not."""
         return self.path.format(**{k: quote(str(v), safe="") for k, v in params.items()})
+
+
+def path_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot fill a path placeholder, or None. Decoded first (as often as it decodes: a proxy
+    may decode again): ``.`` and ``..`` are dot segments, which HTTP clients and servers resolve, so the
+    request would go to another path (``/v2/categories/../fields`` is ``/v2/fields``); a ``/`` or ``\\``
+    is a segment separator to a server that decodes ``%2F`` before routing."""
+    decoded = value
+    for _ in range(8):  # "%252e" -> "%2e" -> "."; bounded, each round only shortens the text
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    shown = repr(value if len(value) <= 40 else value[:39] + "…")
+    if decoded.strip() in (".", ".."):
+        return (
+            f"{shown} is a dot segment ('.' or '..', also when percent-encoded): as a path value it "
+            "would change the request path; give the key or id itself"
+        )
+    if "/" in decoded or "\\" in decoded:
+        return (
+            f"{shown} holds a '/' or '\\' (also when percent-encoded): as a path value it could change "
+            "the request path; give the key or id itself"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +148,9 @@ class Declared:
             raise invalid_arguments(self.route.name, [field_error(e) for e in exc.errors()]) from None
         data = model.model_dump(mode="json", exclude_none=True)
         path = {name: data.pop(name) for name in self.route.placeholders}
+        refused = [(k, why) for k, v in path.items() if (why := path_value_problem(str(v))) is not None]
+        if refused:  # before anything is sent: the route's path is fixed, whatever a value holds
+            raise invalid_arguments(self.route.name, [FieldError(k, why) for k, why in refused])
         if self.route.method == "GET":
             return Request(path, data, None)
         return Request(path, None, data)
@@ -206,4 +235,4 @@ def base_url_from_env(default: str = DEFAULT_BASE_URL) -> str:
     return (os.environ.get(BASE_URL_ENV) or "").strip() or default
 
 
-__all__ = ["Bucket", "Request", "Route", "operation", "routes_of"]
+__all__ = ["Bucket", "Request", "Route", "operation", "path_value_problem", "routes_of"]

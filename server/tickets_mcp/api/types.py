@@ -10,13 +10,25 @@ from __future__ import annotations
 from typing import Annotated, Literal, get_args
 from uuid import UUID
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
+
+
+def _not_a_boolean(value: object) -> object:
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    return value
+
+
+# Every integer refuses true/false: pydantic's lax mode reads true as 1 (``number: true`` was ticket 1);
+# "123" is still read as 123. It comes after the bounds: before them, the schema would lose "minimum".
+NotBoolean = BeforeValidator(_not_a_boolean)
 
 # -- identifiers ---------------------------------------------------------------------------------
 
-TicketNumber = Annotated[int, Field(ge=1, le=2**63 - 1)]
-CommentId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+TicketNumber = Annotated[int, Field(ge=1, le=2**63 - 1), NotBoolean]
+CommentId = Annotated[int, Field(ge=1, le=2**63 - 1), NotBoolean]
 # Keys and ids lose surrounding white space before they are checked or sent: "billing " is "billing".
 Trimmed = Annotated[str, StringConstraints(strip_whitespace=True)]
 Key = Annotated[
@@ -26,8 +38,8 @@ ProjectId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1)
 ]  # an IAM (Keystone) project id
 FileId = UUID  # a file uploaded to the attachments API
-SecretId = int
-Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+SecretId = Annotated[int, NotBoolean]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1), NotBoolean]
 
 # -- enums (closed sets in requests; responses accept any string) --------------------------------
 
@@ -35,7 +47,7 @@ AccessLevel = Literal["all_users", "account_users", "project_users"]
 SortBy = Literal["created_at", "updated_at", "resolved_at", "closed_at"]
 LegacySortBy = Literal["created_at", "updated_at", "number", "summary", "status"]
 SortOrder = Literal["asc", "desc"]
-CommentScore = Literal[1, -1]
+CommentScore = Annotated[Literal[1, -1], NotBoolean]
 
 # -- texts ---------------------------------------------------------------------------------------
 
@@ -57,11 +69,11 @@ Categories = Annotated[list[Key], Field(min_length=1)]  # a ticket is routed by 
 
 # -- numbers -------------------------------------------------------------------------------------
 
-Page = Annotated[int, Field(ge=1)]
-ItemsPerPage = Annotated[int, Field(ge=1, le=1000)]
-CloseScore = Annotated[int, Field(ge=1, le=5)]
+Page = Annotated[int, Field(ge=1), NotBoolean]
+ItemsPerPage = Annotated[int, Field(ge=1, le=1000), NotBoolean]
+CloseScore = Annotated[int, Field(ge=1, le=5), NotBoolean]
 # The reference says both "[1..10]" and "two-point scale"; the bounds are what is enforced.
-TicketScore = Annotated[int, Field(ge=1, le=10)]
+TicketScore = Annotated[int, Field(ge=1, le=10), NotBoolean]
 
 
 class CategoryFieldValue(TypedDict):

@@ -1,9 +1,11 @@
 """Who is calling, and what they may do: every gate between a request and a tool.
 
 - **The HTTP gate** (`transport_security`, `BearerGuard`): Host and Origin are always checked (the SDK
-  turns DNS-rebinding protection on only for loopback binds, so it is passed explicitly); with
+  turns DNS-rebinding protection on only for loopback binds, so it is passed explicitly); loopback, the
+  bind host and ``TICKETS_MCP_ALLOWED_HOSTS`` (`allowed_host`) are the Hosts taken; with
   ``TICKETS_MCP_HTTP_TOKEN`` every path but ``/healthz`` needs ``Authorization: Bearer <token>``.
-- **OAuth 2.1 resource server** (`JwksTokenVerifier`, `server_options`, `serve_metadata`): the MCP
+- **OAuth 2.1 resource server** (`JwksTokenVerifier`, `IssuerKeys`, `KeysUnavailableGuard`,
+  `server_options`, `serve_metadata`): the MCP
   endpoint takes JWT access tokens of one issuer. The SDK's bearer middleware answers a request without
   a valid token with 401 and ``WWW-Authenticate: Bearer ..., resource_metadata="<url>"``; the RFC 9728
   metadata is ours, because it lists both scopes and is served at ``/.well-known/oauth-protected-resource``
@@ -25,16 +27,21 @@ An access token is valid when its signature verifies with a key of the issuer's 
 algorithm; never ``none`` or HMAC), ``iss`` is the issuer, ``aud`` holds the audience (this server's
 resource URL), and ``exp`` has not passed (``LEEWAY`` seconds of clock skew allowed). Scopes come from
 ``scope`` (space-separated) or ``scp`` (a list). Keys are fetched on first use, not at start-up, cached for
-``JWKS_LIFESPAN`` seconds and fetched again when a token names an unknown ``kid`` (at most once per
-``REFRESH_COOLDOWN`` seconds, so random key ids cannot make this server hammer the issuer). Logs never
-carry a token or its claims.
+``JWKS_LIFESPAN`` seconds and fetched again when a token names an unknown ``kid`` (`IssuerKeys`). Fetches
+are at most one per ``REFRESH_COOLDOWN`` seconds, failed ones included, so neither random key ids nor an
+issuer that fails can make this server hammer it; concurrent requests wait for the one fetch in flight,
+which takes at most ``JWKS_TIMEOUT`` seconds. While the keys a token needs cannot be had, the request is
+answered 503 with ``Retry-After`` (`KeysUnavailableGuard`), not 401: the token may be valid, and a 401
+would send the client to sign in again for nothing. Logs never carry a token or its claims.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -46,6 +53,9 @@ from tickets_mcp.api import IamToken, StaticToken
 from tickets_mcp.mcp_server.results import fail
 
 if TYPE_CHECKING:
+    import anyio
+    import httpx2
+    from jwt import PyJWK, PyJWKSet
     from mcp.server.auth.provider import AccessToken
     from mcp.server.auth.settings import AuthSettings
     from mcp.types import CallToolResult
@@ -90,13 +100,33 @@ PUBLIC_PATHS = ("/healthz",)
 
 
 def transport_security(settings: Settings) -> Any:
+    """The Host and Origin values the MCP endpoint takes (421 / 403 for others): loopback and the bind
+    host, on any port; each entry of ``allowed_hosts`` (`allowed_host`); each of ``allowed_origins``."""
     from mcp.server.transport_security import TransportSecuritySettings
 
     hosts = {f"{settings.host}:*", settings.host, *(f"{h}:*" for h in LOOPBACK), *LOOPBACK}
     origins = {f"http://{h}:*" for h in LOOPBACK} | set(settings.allowed_origins)
+    for entry in settings.allowed_hosts:
+        more_hosts, more_origins = allowed_host(entry)
+        hosts |= more_hosts
+        origins |= more_origins
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts), allowed_origins=sorted(origins)
     )
+
+
+def allowed_host(entry: str) -> tuple[set[str], set[str]]:
+    """The Host and Origin values one ``TICKETS_MCP_ALLOWED_HOSTS`` entry allows. A name alone
+    (``tickets.example.com``) is that name with or without any port; ``name:8443`` or ``name:*`` is just
+    that. The same name over HTTPS is an allowed origin too (``https://tickets.example.com``, with the
+    entry's port), as a page served by that host is the server's own; any other origin needs
+    ``TICKETS_MCP_ALLOWED_ORIGINS``."""
+    entry = entry.strip().lower()
+    if not entry:
+        return set(), set()
+    if ":" not in entry.rpartition("]")[2]:  # no port ("[::1]" is a name, "[::1]:8443" has one)
+        return {entry, f"{entry}:*"}, {f"https://{entry}", f"https://{entry}:*"}
+    return {entry}, {f"https://{entry}"}
 
 
 class BearerGuard:
@@ -162,9 +192,10 @@ WRITE_SCOPE = "tickets:write"
 SCOPES = (READ_SCOPE, WRITE_SCOPE)
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY = 30  # seconds of clock skew allowed on exp, nbf and iat
-JWKS_TIMEOUT = 5.0
+JWKS_TIMEOUT = 3.0  # seconds for a whole fetch: requests wait for it
 JWKS_LIFESPAN = 300.0
-REFRESH_COOLDOWN = 30.0
+REFRESH_COOLDOWN = 30.0  # between two fetches, whether the last one worked or not
+WARN_EVERY = 300.0  # while fetches keep failing, the warning is repeated this often, not at each try
 METADATA_PREFIX = "/.well-known/oauth-protected-resource"
 MCP_PATH = "/mcp"
 
@@ -184,6 +215,150 @@ def granted_scopes(claims: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+class KeysUnavailable(Exception):
+    """The issuer's keys a token needs cannot be had now (its JWKS failed, timed out, or is no key set).
+    Raised through the SDK's authentication so that `KeysUnavailableGuard` answers 503, not 401."""
+
+    def __init__(self, retry_after: float, reason: str) -> None:
+        super().__init__(reason)
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.reason = reason
+
+
+class IssuerKeys:
+    """The issuer's signing keys (its JWKS), fetched over HTTP without blocking the event loop:
+
+    - on first use, again once ``lifespan`` s have passed, and for a ``kid`` the set does not hold;
+    - never twice within ``cooldown`` s, whether the last fetch worked or failed: a token whose key is not
+      in the set then waits for the next try (401 if the last fetch worked, `KeysUnavailable` if it failed);
+    - one fetch at a time: concurrent requests wait for the fetch in flight, which takes at most
+      ``timeout`` s and is not cancelled with the request that started it;
+    - while fetches fail, the last set that worked is still used, for at most one more lifespan.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        lifespan: float,
+        cooldown: float,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.timeout, self.lifespan, self.cooldown = timeout, lifespan, cooldown
+        self._transport = transport  # tests: an httpx2.MockTransport
+        self._clock = clock
+        self._set: PyJWKSet | None = None
+        self._loaded_at = -math.inf  # when the set was fetched
+        self._tried_at = -math.inf  # when the last fetch ended, however it ended
+        self._failure: str | None = None  # why the last fetch failed; None when it worked
+        self._failing_since: float | None = None
+        self._warned_at = -math.inf
+        self._inflight: anyio.Event | None = None
+
+    def cached(self, kid: object) -> PyJWK | None:
+        """The signing key ``kid`` of the set in hand while it is fresh (most tokens: no fetch, no wait)."""
+        return self._find(kid, self.lifespan)
+
+    async def signing_key(self, kid: object) -> PyJWK:
+        """The signing key of ``kid``, fetching the set if needed and allowed; `jwt.PyJWKClientError` when
+        the issuer does not have it, `KeysUnavailable` when that cannot be known now."""
+        import jwt
+
+        if self._inflight is not None:
+            await self._inflight.wait()
+        elif self.cached(kid) is None and self._clock() - self._tried_at >= self.cooldown:
+            await self._refresh()
+        # While fetches fail, the last set that worked still serves, for one more lifespan.
+        key = self._find(kid, self.lifespan * (2 if self._failure is not None else 1))
+        if key is not None:
+            return key
+        if self._failure is not None:
+            raise KeysUnavailable(self.cooldown - (self._clock() - self._tried_at), self._failure)
+        raise jwt.PyJWKClientError(f'Unable to find a signing key that matches: "{str(kid)[:40]}"')
+
+    def _find(self, kid: object, within: float) -> PyJWK | None:
+        if self._set is None or kid is None or self._clock() - self._loaded_at >= within:
+            return None
+        return next((k for k in self._set.keys if k.key_id == kid), None)
+
+    async def _refresh(self) -> None:
+        import anyio
+
+        done = self._inflight = anyio.Event()
+        try:
+            with anyio.CancelScope(shield=True):  # it serves every request waiting for it
+                await self._fetch()
+        finally:
+            self._inflight = None
+            done.set()
+
+    async def _fetch(self) -> None:
+        import anyio
+        import httpx2
+        import jwt
+
+        try:
+            with anyio.fail_after(self.timeout):
+                async with httpx2.AsyncClient(
+                    timeout=self.timeout, transport=self._transport, follow_redirects=True
+                ) as http:
+                    response = await http.get(self.url, headers={"Accept": "application/json"})
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}")
+            document = response.json()
+            if not isinstance(document, dict):
+                raise ValueError("the answer is not a JSON object")
+            keys = jwt.PyJWKSet.from_dict(document)
+            keys.keys = [k for k in keys.keys if k.public_key_use in ("sig", None) and k.key_id]
+            if not keys.keys:
+                raise ValueError("the key set holds no signing key with a kid")
+        except TimeoutError:
+            self._failed(f"no answer within {self.timeout:g} s")
+        except Exception as exc:  # any failure of the issuer's: an error status, the network, not a key set
+            self._failed(_reason(exc))
+        else:
+            self._loaded(keys)
+        finally:
+            self._tried_at = self._clock()
+
+    def _loaded(self, keys: PyJWKSet) -> None:
+        now = self._clock()
+        if self._failing_since is not None:
+            log.info(
+                "OAuth: the issuer's keys were fetched from %s again, after %.0f s of failures",
+                self.url,
+                now - self._failing_since,
+            )
+        self._set, self._loaded_at = keys, now
+        self._failure = self._failing_since = None
+
+    def _failed(self, reason: str) -> None:
+        now = self._clock()
+        self._failure = reason
+        if self._failing_since is None:
+            self._failing_since = self._warned_at = now
+            log.warning(
+                "OAuth: the issuer's keys could not be fetched from %s (%s); tokens that need them are "
+                "answered 503 until a fetch works (the next try in %.0f s at the earliest)",
+                self.url,
+                reason,
+                self.cooldown,
+            )
+        elif now - self._warned_at >= WARN_EVERY:
+            self._warned_at = now
+            log.warning(
+                "OAuth: the issuer's keys still cannot be fetched from %s (%s), for %.0f s now",
+                self.url,
+                reason,
+                now - self._failing_since,
+            )
+        else:
+            log.debug("OAuth: the issuer's keys could not be fetched again (%s)", reason)
+
+
 class JwksTokenVerifier:
     """The SDK's `TokenVerifier` for JWT access tokens signed with a key of the issuer's JWKS."""
 
@@ -196,37 +371,16 @@ class JwksTokenVerifier:
         timeout: float = JWKS_TIMEOUT,
         lifespan: float = JWKS_LIFESPAN,
         cooldown: float = REFRESH_COOLDOWN,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.issuer = issuer
         self.jwks_url = jwks_url
         self.audience = audience
-        self._options = (timeout, lifespan, cooldown)
-        self._jwks: Any = None  # jwt.PyJWKClient, made on first use (PyJWT and cryptography load then)
+        self.keys = IssuerKeys(
+            jwks_url, timeout=timeout, lifespan=lifespan, cooldown=cooldown, transport=transport, clock=clock
+        )
         self._accepted: list[str] | None = None
-
-    def _keys(self) -> Any:
-        if self._jwks is None:
-            from jwt import PyJWKClient
-
-            timeout, lifespan, cooldown = self._options
-            self._jwks = PyJWKClient(
-                self.jwks_url,
-                cache_jwk_set=True,
-                timeout=timeout,
-                lifespan=lifespan,
-                cooldown_duration=cooldown,
-            )
-        return self._jwks
-
-    def _cached_key(self, kid: object) -> Any:
-        """The signing key of ``kid`` from the fresh cached key set, or None: then it is fetched in a worker
-        thread (PyJWT fetches with blocking I/O). Most tokens take this path, without a thread hop."""
-        cache = getattr(self._jwks, "jwk_set_cache", None)
-        keys = cache.get() if cache is not None else None  # None when empty or expired
-        for key in getattr(keys, "keys", None) or ():
-            if key.key_id == kid and key.public_key_use in ("sig", None):
-                return key
-        return None
 
     def _audiences(self) -> list[str]:
         """The configured audience, and its form as the metadata publishes it (a URL may gain a slash)."""
@@ -237,7 +391,6 @@ class JwksTokenVerifier:
         return self._accepted
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        import anyio
         import jwt
         from mcp.server.auth.provider import AccessToken
 
@@ -252,20 +405,11 @@ class JwksTokenVerifier:
                 "OAuth: refused an access token signed with %.20r (allowed: %s)", alg, ", ".join(ALGORITHMS)
             )
             return None
-        try:
-            key = self._cached_key(header.get("kid"))
-            if key is None:
-                key = await anyio.to_thread.run_sync(self._keys().get_signing_key_from_jwt, token)
-        except jwt.PyJWKClientConnectionError as exc:
-            log.warning(
-                "OAuth: the issuer's keys could not be fetched from %s (%s)", self.jwks_url, _reason(exc)
-            )
-            return None
-        except jwt.PyJWKClientError as exc:  # no key of that kid, or a key set without signing keys
+        kid = header.get("kid")
+        try:  # KeysUnavailable goes on up: 503, not 401
+            key = self.keys.cached(kid) or await self.keys.signing_key(kid)
+        except jwt.PyJWKClientError as exc:  # the issuer's key set (fetched lately) has no such kid
             log.info("OAuth: refused an access token: %s", _reason(exc))
-            return None
-        except Exception as exc:  # a key set that is not one (bad JSON, bad keys): the issuer's problem
-            log.warning("OAuth: the key set at %s is not usable (%s)", self.jwks_url, _reason(exc))
             return None
         try:
             claims = jwt.decode(
@@ -292,6 +436,42 @@ class JwksTokenVerifier:
             subject=str(subject) if subject is not None else None,
             claims={"iss": claims.get("iss")},
         )
+
+
+class KeysUnavailableGuard:
+    """Answer 503 with ``Retry-After`` while the issuer's keys cannot be had (`KeysUnavailable` raised
+    through the SDK's authentication, which would otherwise make it a 500). It sits just outside that
+    middleware, so only a request whose token needs the missing keys gets it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except KeysUnavailable as exc:
+            if scope["type"] != "http" or started:
+                raise
+            response = JSONResponse(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": (
+                        "the authorization server's signing keys (its JWKS) cannot be fetched now, so the "
+                        f"access token cannot be checked; retry after {exc.retry_after} s"
+                    ),
+                    "retry_after_seconds": exc.retry_after,
+                },
+                status_code=503,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+            await response(scope, receive, send)
 
 
 def _reason(exc: Exception) -> str:

@@ -68,7 +68,7 @@ from tickets_mcp.mcp_server.markdown import (
     render_ticket_list,
 )
 from tickets_mcp.mcp_server.outputs import brief, field_view, named, ticket_view
-from tickets_mcp.mcp_server.results import shown
+from tickets_mcp.mcp_server.results import api_words, shown
 from tickets_mcp.mcp_server.state import Caller, caller_of, charge_session
 from tickets_mcp.mcp_server.threads import Selection, read_latest, read_thread, render_latest, tool_howto
 from tickets_mcp.mcp_server.tokens import estimate_tokens
@@ -501,5 +501,5 @@ def _api_error(spec: PromptSpec, exc: TicketsApiError) -> Exception:
     from mcp_types.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS
 
     if isinstance(exc, NotFound):
-        return MCPError(INVALID_PARAMS, f"prompt {spec.name}: not found: {exc.message}")
-    return MCPError(INTERNAL_ERROR, f"prompt {spec.name}: the Tickets API failed: {exc.message}")
+        return MCPError(INVALID_PARAMS, f"prompt {spec.name}: not found: {api_words(exc)}")
+    return MCPError(INTERNAL_ERROR, f"prompt {spec.name}: the Tickets API failed: {api_words(exc)}")

@@ -39,6 +39,7 @@ from tickets_mcp.mcp_server.markdown import (
     render_products,
 )
 from tickets_mcp.mcp_server.outputs import field_view, named
+from tickets_mcp.mcp_server.results import api_words
 from tickets_mcp.mcp_server.safety import one_line
 from tickets_mcp.mcp_server.sdk import add_request_handler
 from tickets_mcp.mcp_server.state import Caller, caller_of, session_key
@@ -129,9 +130,9 @@ async def _guard(uri: str, pending: Awaitable[str]) -> str:
     try:
         return await pending
     except NotFound as exc:
-        raise ResourceNotFoundError(f"{uri} not found: {exc.message}") from exc
+        raise ResourceNotFoundError(f"{uri} not found: {api_words(exc)}") from exc
     except TicketsApiError as exc:
-        raise ResourceError(f"Could not read {uri}: {exc.message}") from exc
+        raise ResourceError(f"Could not read {uri}: {api_words(exc)}") from exc
 
 
 async def thread_markdown(state: Caller, number: int, selection: Selection) -> str:

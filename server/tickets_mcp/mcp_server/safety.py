@@ -30,6 +30,9 @@ process. Before an agent sees them they are
    backticks replaced, whitespace collapsed). Text inside such a fence is data written by a ticket
    participant, never instructions (the server's instructions tell the model so).
 
+   Shorter untrusted text inside the server's own sentences (an error message of the API, another ticket's
+   summary in a hint) is **quoted** by :func:`quoted` instead: sanitized, on one line, in JSON quotes, cut.
+
 Outbound, text the server sends to the Tickets API (ticket summaries, comment bodies, close and rate
 comments) goes through :func:`clean_outbound`: the same rule, plus ``removed``, the number of input
 characters that did not survive as themselves (a removed character counts 1, a replaced line separator
@@ -42,6 +45,7 @@ logs is ``tickets_mcp.logs``.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -56,6 +60,7 @@ __all__ = [
     "fence",
     "find_secrets",
     "one_line",
+    "quoted",
     "sanitize",
 ]
 
@@ -137,6 +142,17 @@ def one_line(text: str, limit: int = 200) -> str:
     """Sanitized, on one line, at most ``limit`` characters, backticks replaced (safe in a fence's info string)."""
     text = _SPACES.sub(" ", sanitize(text)).strip().replace("`", "'")
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def quoted(text: str, limit: int) -> str:
+    """Untrusted text inside one of the server's own sentences: sanitized, on one line, in JSON quotes it
+    cannot close (a quote in it is escaped), and at most ``limit`` characters, a cut said after the quote."""
+    line = _SPACES.sub(" ", sanitize(text)).strip()
+    if len(line) <= limit:
+        return json.dumps(line, ensure_ascii=False)
+    return (
+        json.dumps(line[:limit].rstrip(), ensure_ascii=False) + f" (cut: {len(line) - limit} more characters)"
+    )
 
 
 def fence(body: str, *, role: Literal["client", "support"], label: str = "") -> str:

@@ -33,6 +33,7 @@ from tickets_mcp import __version__
 from tickets_mcp.mcp_server.callers import (
     BearerGuard,
     CredentialGuard,
+    KeysUnavailableGuard,
     listed_tools,
     prompt_gate,
     refused_tool,
@@ -278,10 +279,11 @@ def build_http_app(server: TicketsServer, settings: Settings) -> ASGIApp:
         transport_security=transport_security(settings),
         host=settings.host,
     )
-    if settings.oauth_enabled:  # the SDK checks the access tokens; the metadata and the guard are ours
+    if settings.oauth_enabled:  # the SDK checks the access tokens; the metadata and the guards are ours
         from starlette.middleware import Middleware
 
         serve_metadata(app, settings)
+        app.user_middleware.insert(0, Middleware(KeysUnavailableGuard))  # outermost: 503 while no JWKS
         if settings.credentials == "per-request":
             app.user_middleware.append(Middleware(CredentialGuard))  # inside, after authentication
         return app

@@ -51,6 +51,7 @@ from tickets_mcp.mcp_server.outputs import (
     comment_view,
     ticket_view,
 )
+from tickets_mcp.mcp_server.results import api_words
 from tickets_mcp.mcp_server.safety import fence
 from tickets_mcp.mcp_server.state import CONCURRENT_READS, Caller
 from tickets_mcp.mcp_server.tokens import estimate_tokens
@@ -452,7 +453,7 @@ async def _read_one(state: Caller, ticket: TicketView, count: int, role: str | N
     try:
         raw = await comments_of(state, ticket)
     except TicketsApiError as exc:
-        return ThreadOut(total=0, unavailable=f"not read: {exc.message}")
+        return ThreadOut(total=0, unavailable=f"not read: {api_words(exc)}")
     return ThreadOut(total=0, unavailable=CLOSED) if raw is None else latest_of(raw, count, role)
 
 

@@ -121,7 +121,7 @@ def test_invalid_request_lists_field_errors_with_allowed_values() -> None:
         {"field": "summary", "reason": "too long"},
     ]
     assert text(result) == (
-        "The API rejected the request: categories[0]: unknown (allowed: billing, servers); summary: too long. "
+        'The API rejected the request: categories[0]: "unknown" (allowed: billing, servers); summary: "too long". '
         "Fix these fields and call again."
     )
 
@@ -165,7 +165,7 @@ def test_ticket_closed_and_not_closed_say_which_tool_to_use() -> None:
 def test_not_votable_names_the_subject() -> None:
     exc = errors.InvalidRequest("already rated", operation="rate_comment", status=400, code="not_votable")
     result = from_api_error(exc, subject="comment 9100001")
-    assert text(result) == "Comment 9100001 cannot be rated now: already rated"
+    assert text(result) == 'Comment 9100001 cannot be rated now: "already rated"'
 
 
 def test_not_applied_is_its_own_code() -> None:
@@ -216,7 +216,7 @@ def test_transport_not_sent_says_the_api_could_not_be_reached() -> None:
 
 def test_any_other_api_error_keeps_its_code() -> None:
     exc = errors.TicketsApiError("odd", operation="x", status=418, code="teapot")
-    assert structured(from_api_error(exc)) == {"error": "Tickets API error: odd", "code": "teapot"}
+    assert structured(from_api_error(exc)) == {"error": 'Tickets API error: "odd"', "code": "teapot"}
     plain = errors.TicketsApiError("odd", operation="x", status=418)
     assert structured(from_api_error(plain))["code"] == "api_error"
 

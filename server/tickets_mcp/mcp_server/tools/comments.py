@@ -66,7 +66,9 @@ async def list_comments(
 async def get_comment(
     ctx: Context,
     comment_id: CommentId,
-    offset: Annotated[int, Field(ge=0, description="Start of the part of a long body to read.")] = 0,
+    offset: Annotated[
+        int, Field(ge=0, description="Start of the part of a long body to read."), t.NotBoolean
+    ] = 0,
 ) -> Annotated[CallToolResult, CommentPart]:
     """Read one comment by id (a long one in parts, from offset); the body is fenced as untrusted text."""
     state = caller_of(ctx)

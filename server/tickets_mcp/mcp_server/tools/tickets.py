@@ -54,6 +54,7 @@ from tickets_mcp.mcp_server.outputs import (
     ticket_view,
 )
 from tickets_mcp.mcp_server.results import ok
+from tickets_mcp.mcp_server.safety import quoted
 from tickets_mcp.mcp_server.state import caller_of, progress_to
 from tickets_mcp.mcp_server.threads import (
     MOST_READS,
@@ -113,7 +114,7 @@ async def search_tickets(
     page: t.Page = 1,
     items_per_page: t.ItemsPerPage = 10,
     latest_comments: Annotated[
-        int, Field(ge=0, le=5, description="Also show each ticket's N latest comments.")
+        int, Field(ge=0, le=5, description="Also show each ticket's N latest comments."), t.NotBoolean
     ] = 0,
     **filters: Any,
 ) -> Annotated[CallToolResult, TicketList]:
@@ -219,6 +220,15 @@ async def get_ticket(
 # -- create ----------------------------------------------------------------------------------------
 
 
+DUPLICATE_SUMMARY = 80  # characters of a possible duplicate's summary: as in the search_tickets table
+
+
+def duplicate_line(ticket: TicketBrief) -> str:
+    """A possible duplicate in a hint: another ticket of the account, maybe a colleague's, so its summary
+    is untrusted text: on one line, quoted (`safety.quoted`), secrets masked."""
+    return f"- possible duplicate: #{ticket.number} {quoted(masked(ticket.summary), DUPLICATE_SUMMARY)}"
+
+
 @dataclass(frozen=True)
 class DraftPlan(Plan):
     """A create: sent only when it is not a dry run and the catalog check found no problem."""
@@ -267,7 +277,7 @@ class DraftPlan(Plan):
             head = "Draft is valid; nothing was sent. Call again with dry_run=false to create it."
         notes = [f"- warning: {w}" for w in self.warnings]
         notes += [f"- not checked: {u}" for u in self.unchecked]
-        notes += [f"- possible duplicate: #{d.number} {masked(d.summary)}" for d in self.duplicates]
+        notes += [duplicate_line(d) for d in self.duplicates]
         result = ok("\n".join([head, *lines, *notes]) + cleaned_note(self), self.outcome())
         if self.dry_run:
             return result  # a dry run's verdict is a normal result, problems or not
@@ -292,7 +302,7 @@ class DraftPlan(Plan):
                 "reused": result.reused or None,
             }
         )
-        dups = "".join(f"\n- possible duplicate: #{d.number} {masked(d.summary)}" for d in self.duplicates)
+        dups = "".join(f"\n{duplicate_line(d)}" for d in self.duplicates)
         return ok(
             f"Created ticket #{ticket.number}: {masked(ticket.summary)}{note}{dups}" + cleaned_note(self), out
         )

@@ -1,0 +1,81 @@
+"""A path value cannot change the upstream path: dot segments and separators are refused, nothing is sent.
+
+A real ``tickets-mcp --transport http`` process in front of a sandbox; a real `mcp.Client` over streamable
+HTTP, in both protocol eras. ``get_category_fields(category="..")`` used to send ``GET /support/v2/fields``
+(the client resolved the dot segment); now every such value is an ``isError`` result naming the argument,
+and the sandbox journal shows that nothing went out. ``?`` and ``#`` are encoded into their one segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from support.mcp_client import text_of
+from support.servers import ServerProcess
+from tickets_mcp.sandbox import SandboxHandle, run_sandbox
+
+pytestmark = pytest.mark.anyio
+REFUSED = [".", "..", "%2e%2E", ".%2e", "%252e%252e", "a/../../v2/fields", "..%2Ffields"]
+
+
+@dataclass
+class Running:
+    sb: SandboxHandle
+    url: str
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Running]:
+    with run_sandbox() as sb:
+        env = {
+            "SELECTEL_TOKEN": sb.token,
+            "SELECTEL_TICKETS_URL": sb.base_url,
+            "SELECTEL_IDENTITY_URL": sb.identity_url,
+        }
+        process = ServerProcess({**env, "TICKETS_MCP_CATALOG_TTL": "0"}, ["--calls-per-minute", "0"]).start()
+        try:
+            yield Running(sb, process.url)
+        finally:
+            process.stop()
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def era(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def connect(server: Running, era: str) -> Client:
+    http = httpx2.AsyncClient(timeout=30)
+    return Client(streamable_http_client(server.url, http_client=http), mode=era)  # type: ignore[arg-type]
+
+
+async def test_dot_segments_and_separators_are_refused_before_any_request(server: Running, era: str) -> None:
+    async with connect(server, era) as c:
+        for value in REFUSED:
+            server.sb.clear_journal()
+            result = await c.call_tool("get_category_fields", {"category": value})
+            text = text_of(result)
+            assert result.is_error, (value, text)
+            assert "nothing was sent" in text and "category:" in text, text
+            assert "request path" in text and ("dot segment" in text or "'/'" in text), text
+            assert server.sb.journal() == [], (value, server.sb.journal())
+        server.sb.clear_journal()
+        control = await c.call_tool("get_category_fields", {"category": "dns"})
+    assert not control.is_error, text_of(control)
+    assert [e["path"] for e in server.sb.journal()] == ["/support/v2/categories/dns/fields"]
+
+
+async def test_a_question_mark_or_hash_stays_inside_its_segment(server: Running, era: str) -> None:
+    server.sb.clear_journal()
+    async with connect(server, era) as c:
+        result = await c.call_tool("get_category_fields", {"category": "dns?x=1#top"})
+    assert result.is_error and result.structured_content["code"] == "not_found", text_of(result)
+    (entry,) = server.sb.journal()
+    assert entry["path"] == "/support/v2/categories/dns?x=1#top/fields"  # one segment, decoded
+    assert entry["query_string"] == ""  # not a query
