@@ -1,6 +1,6 @@
 """The one module that touches private names of the `mcp` SDK; everything else uses its public API.
 
-`mcp` 2.3 has no public seam for four things this server does, so they are done here, each with
+`mcp` 2.3 has no public seam for five things this server does, so they are done here, each with
 the private name it needs (`PRIVATE_NAMES`, pinned by ``tests/unit/test_architecture.py`` together with
 the SDK version range, so an upgrade that moves one fails there, in one place, with a clear message):
 
@@ -14,7 +14,9 @@ the SDK version range, so an upgrade that moves one fails there, in one place, w
   (2025-11-25), `completion/complete` with the request context, `logging/setLevel`
   (`MCPServer._lowlevel_server`);
 - what identifies a 2025-11-25 session across its requests: its connection
-  (`ServerSession._connection`; each request gets its own `ServerSession`).
+  (`ServerSession._connection`; each request gets its own `ServerSession`);
+- when an HTTP session ends, however it ends (DELETE, idle timeout, crash), so that `sessions.py` frees
+  its owner's slot (`StreamableHTTPSessionManager._discard_session`, the one place the manager forgets one).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ PRIVATE_NAMES: dict[str, str] = {
     "mcp.server.mcpserver.server.MCPServer._lowlevel_server": "attribute",
     "mcp.server.mcpserver.tools.tool_manager.ToolManager._tools": "attribute",
     "mcp.server.session.ServerSession._connection": "attribute",
+    "mcp.server.streamable_http_manager.StreamableHTTPSessionManager._discard_session": "method",
 }
 
 L = TypeVar("L")
@@ -72,6 +75,19 @@ def add_request_handler(
 ) -> None:
     """Route a JSON-RPC ``method`` that `MCPServer` does not route to ``handler(ctx, params)``."""
     server._lowlevel_server.add_request_handler(method, params_type, handler)
+
+
+def on_session_end(server: MCPServer[Any], callback: Callable[[str], None]) -> None:
+    """Call ``callback(session_id)`` whenever the HTTP session manager discards a session (it may be called
+    twice for one session). Call after `streamable_http_app()`, which creates the manager."""
+    manager = server.session_manager
+    discard = manager._discard_session
+
+    async def discarding(session_id: str, transport: Any) -> None:
+        callback(session_id)
+        await discard(session_id, transport)
+
+    manager._discard_session = discarding  # type: ignore[method-assign]
 
 
 def connection_of(ctx: ServerRequestContext[Any]) -> Hashable:

@@ -12,6 +12,7 @@ Tickets API errors become `isError` results in each tool's own wrapper (`declare
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -44,7 +45,7 @@ from tickets_mcp.mcp_server.callers import (
 from tickets_mcp.mcp_server.prompts import load_prompts, register_prompts, unserved_tools
 from tickets_mcp.mcp_server.resources import list_resources, read_static, register_resources
 from tickets_mcp.mcp_server.results import fail, shown
-from tickets_mcp.mcp_server.sdk import SdkServer, add_request_handler, add_tool
+from tickets_mcp.mcp_server.sdk import SdkServer, add_request_handler, add_tool, on_session_end
 from tickets_mcp.mcp_server.state import ServerState, caller_of, session_key
 from tickets_mcp.mcp_server.subscriptions import IdentityBus, listening
 from tickets_mcp.settings import Settings
@@ -279,18 +280,61 @@ def build_http_app(server: TicketsServer, settings: Settings) -> ASGIApp:
         transport_security=transport_security(settings),
         host=settings.host,
     )
+    from tickets_mcp.mcp_server.sessions import SessionBinding, SessionOwners  # HTTP only: not at cold start
+
+    per_request = settings.credentials == "per-request"
+    binding: dict[str, Any] | None = None
+    if not settings.stateless and (per_request or settings.oauth_enabled):  # else every caller is one
+        owners = SessionOwners(settings.sessions_per_caller)
+        on_session_end(server, owners.forget)
+        binding = {
+            "owners": owners,
+            "per_request": per_request,
+            "oauth": settings.oauth_enabled,
+            "idle_timeout": server.session_manager.session_idle_timeout,
+        }
     if settings.oauth_enabled:  # the SDK checks the access tokens; the metadata and the guards are ours
         from starlette.middleware import Middleware
 
         serve_metadata(app, settings)
         app.user_middleware.insert(0, Middleware(KeysUnavailableGuard))  # outermost: 503 while no JWKS
-        if settings.credentials == "per-request":
+        if per_request:
             app.user_middleware.append(Middleware(CredentialGuard))  # inside, after authentication
+        if binding is not None:
+            app.user_middleware.append(Middleware(SessionBinding, **binding))  # inside, knows the principal
         return app
-    guarded: ASGIApp = CredentialGuard(app) if settings.credentials == "per-request" else app
+    guarded: ASGIApp = CredentialGuard(SessionBinding(app, **binding)) if binding is not None else app
     if settings.http_token is not None:
         return BearerGuard(guarded, settings.http_token.get_secret_value())
     return guarded
+
+
+HEADER_TIMEOUT = 5  # seconds a connection has to send a request line and headers (uvicorn sets none)
+
+
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a deadline for each request head. uvicorn's keep-alive timer stops at
+    the first byte received, so a connection that sends half a request line and waits is kept forever;
+    here it is closed ``seconds`` after it opened (or after its previous answer) unless a whole head came."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadDeadline(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._await_head()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._await_head()
+
+        def _await_head(self) -> None:
+            self.loop.call_later(seconds, self._head_overdue, self.cycle)
+
+        def _head_overdue(self, cycle: object) -> None:
+            if self.cycle is cycle and not self.transport.is_closing():  # no new request since
+                self.transport.close()
+
+    return HeadDeadline
 
 
 def run_http(server: TicketsServer, settings: Settings) -> None:
@@ -301,7 +345,9 @@ def run_http(server: TicketsServer, settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
+        log_level=max(logging.INFO, logging.getLevelName(settings.log_level)),  # third-party: never DEBUG
         access_log=False,
         log_config=None,
+        http=header_timeout_protocol(HEADER_TIMEOUT),
+        timeout_keep_alive=HEADER_TIMEOUT,  # an idle keep-alive connection, closed as uvicorn's default
     )
