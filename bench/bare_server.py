@@ -1,6 +1,9 @@
-"""The baseline of P1 and P7: a bare `mcp` SDK server (`MCPServer`) with one tool, over stdio."""
+"""The baseline of P1, P7 and P8: a bare `mcp` SDK server (`MCPServer`) with one tool, over stdio, or over
+streamable HTTP with ``--port N`` (P8)."""
 
 from __future__ import annotations
+
+import sys
 
 from mcp.server import MCPServer
 
@@ -14,4 +17,7 @@ def get_ticket(number: int) -> str:
 
 
 if __name__ == "__main__":
-    server.run()
+    if "--port" in sys.argv:
+        server.run("streamable-http", port=int(sys.argv[sys.argv.index("--port") + 1]))
+    else:
+        server.run()

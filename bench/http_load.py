@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import httpx2
-from harness import INIT, TICKETS_MCP, Row, SandboxProcess, free_port, median
+from harness import BARE, INIT, TICKETS_MCP, Row, SandboxProcess, clean_env, free_port, median, rss_kib
 
 # --- P5 paced creates ----------------------------------------------------------------------------------
 
@@ -197,5 +197,97 @@ def p6_http(sb: SandboxProcess, concurrency: int, rounds: int) -> tuple[Row, dic
         f"{ratio:.2f}× ({mcp:.0f} vs {direct:.0f} calls/s, median of {rounds} bursts)",
         "≥ 0.5×",
         ratio >= 0.5,
+    )
+    return row, d
+
+
+# --- P8 memory per open session --------------------------------------------------------------------------
+
+P8_TOKEN = "bench-sessions-5d1e0c_777"  # one per-request credential holds every session (its limit raised)
+
+
+def _start_http(cmd: list[str], env: dict[str, str]) -> tuple[Any, int]:
+    """``cmd --port <free port>`` in a subprocess, once its MCP endpoint answers."""
+    import subprocess
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*cmd, "--port", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/mcp", timeout=1).status_code < 500:
+                return server, port
+        except httpx2.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.terminate()
+            raise RuntimeError(f"{cmd[0]} did not start")
+        time.sleep(0.05)
+
+
+def _session_growth(
+    cmd: list[str], env: dict[str, str], headers: dict[str, str], count: int
+) -> dict[str, Any]:
+    """RSS of a fresh server before and after opening ``count`` more sessions (each initialize +
+    notifications/initialized, then left open), after 50 to warm it."""
+    server, port = _start_http(cmd, env)
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        with httpx2.Client(timeout=30) as http:
+
+            def open_one() -> None:
+                answer = http.post(url, json=INIT, headers=headers)
+                _rpc_result(answer)
+                held = {**headers, "mcp-session-id": answer.headers["mcp-session-id"]}
+                held["mcp-protocol-version"] = "2025-11-25"
+                done = http.post(
+                    url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=held
+                )
+                done.raise_for_status()
+
+            for _ in range(50):  # first-use imports, allocator arenas
+                open_one()
+            time.sleep(0.5)
+            before = rss_kib(server.pid)
+            for _ in range(count):
+                open_one()
+            time.sleep(1.0)
+            after = rss_kib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return {"rss_before_kib": before, "rss_after_kib": after, "kib_per_session": (after - before) / count}
+
+
+def p8_session_memory(sb: SandboxProcess, count: int) -> tuple[Row, dict[str, Any]]:
+    """Memory per open 2025-11-25 session: `tickets-mcp --transport http` with per-request credentials (the
+    team mode, where each session is bound to its credential and counted) vs the bare SDK server over
+    streamable HTTP, ``count`` sessions held on each."""
+    env = sb.env(
+        TICKETS_MCP_CREDENTIALS="per-request",
+        TICKETS_MCP_SESSIONS_PER_CALLER=str(count + 100),  # one credential holds them all here
+        TICKETS_MCP_LOG_LEVEL="WARNING",
+    )
+    env.pop("SELECTEL_TOKEN")
+    ours = _session_growth(
+        [TICKETS_MCP, "--transport", "http"], env, {**ACCEPT, "X-Selectel-Token": P8_TOKEN}, count
+    )
+    bare = _session_growth(BARE, clean_env(), ACCEPT, count)
+    ratio = ours["kib_per_session"] / bare["kib_per_session"]
+    d = {"sessions": count, "tickets_mcp": ours, "bare": bare, "ratio": ratio}
+    row = Row(
+        "P8",
+        f"memory per open session: RSS growth ÷ {count} 2025-11-25 sessions held open over streamable HTTP, "
+        "`tickets-mcp` (per-request credentials: sessions bound and counted) vs bare SDK server",
+        f"{ratio:.2f}× ({ours['kib_per_session']:.1f} vs {bare['kib_per_session']:.1f} KiB/session; "
+        f"{count} sessions = {ours['kib_per_session'] * count / 1024:.0f} MiB)",
+        "≤ 1.2×",
+        ratio <= 1.2,
     )
     return row, d

@@ -51,6 +51,11 @@ METHOD = """\
   parsed) alternate with bursts of 200 concurrent direct GETs to the sandbox from the same client;
   throughput = 200 / burst wall time; median of the bursts. Client, MCP server and sandbox share 2 vCPUs.
 - **P7** reads `VmRSS` of each server 1 s after `initialize` + `tools/list` (3 runs, median).
+- **P8** starts, one after the other, `tickets-mcp --transport http` with per-request credentials (the team
+  mode: each session bound to its credential and counted against it; the per-caller limit raised for the
+  one bench credential) and the bare SDK server over streamable HTTP (`bench/bare_server.py --port`); on
+  each, 50 sessions to warm it, then `VmRSS`, 2000 more sessions opened (2025-11-25 `initialize` +
+  `notifications/initialized`) and held open, `VmRSS` again 1 s later; KiB per session = growth ÷ 2000.
 """
 
 

@@ -1,4 +1,4 @@
-"""`make bench`: P1–P7, side by side in one run; prints one table and writes bench/RESULTS.md.
+"""`make bench`: P1–P8, side by side in one run; prints one table and writes bench/RESULTS.md.
 
     .venv/bin/python bench/run.py            # everything (about 2–3 minutes)
     .venv/bin/python bench/run.py --quick    # fewer repetitions, for a smoke run (no RESULTS.md)
@@ -33,7 +33,7 @@ from harness import (
     pct,
     rss_kib,
 )
-from http_load import p5_paced_creates, p6_http
+from http_load import p5_paced_creates, p6_http, p8_session_memory
 from thread_tokens import p4_thread
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -266,6 +266,7 @@ def main() -> int:
     with SandboxProcess() as sb:
         run("P6", p6_http, sb, 200, 3 if quick else 7)
         run("P7", p7_rss, sb, 1 if quick else 3)
+        run("P8", p8_session_memory, sb, 300 if quick else 2000)
     rows.sort(key=lambda r: r.key)
     text = table(rows)
     print(f"tickets-mcp benchmarks, {started:%Y-%m-%d %H:%M} UTC; {facts}\n")
