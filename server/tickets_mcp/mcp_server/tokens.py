@@ -10,8 +10,9 @@ holds it against the real o200k counts: never under 0.9× on any kind of text, s
 - **Letters and digits mixed at random** (base64, hex, keys): o200k cuts them at every change of case or
   between letters and digits, and random letters make short tokens, so each piece is priced by its length.
 - **Russian words** (with a vowel): one token, plus one per five letters; in UPPER CASE 0.9 a letter.
-- **A short text** (under `_SHORT` tokens): its words are priced as if each were rare (a name, a typo: a
-  token per two or three letters), since one such word is too large a part of it for the 10% margin.
+- **A short text** (under `_SHORT` tokens): its words and punctuation are priced as if each were rare (a
+  name, a typo: a token per two or three letters; a token per mark), since one such piece is too large a
+  part of it for the 10% margin.
 - **Any other character** (CJK, emoji, other scripts, symbols): its UTF-8 length, one less in the blocks
   whose lead bytes o200k merges (`_MERGED`). No character is ever more tokens than its UTF-8 bytes, and
   common text in those blocks (CJK prose) is much less, so it is the pessimistic side that costs there.
@@ -94,7 +95,9 @@ def estimate_tokens(text: str) -> int:
             if size > 3 and mark in "-=*#._/~+%" and text.count(mark, end - breaks - size, end) == size:
                 tenths += 20 + size // 16 * 10  # a ruler such as ------ or ======: a few long tokens
             else:
-                tenths += (2 * size + 1) // 3 * 10
+                price = (2 * size + 1) // 3 * 10
+                tenths += price
+                rare += (size + breaks) * 10 - price  # an uncommon pair (`:!`) is a token a mark
         elif group == 1:  # digits in groups of three; o200k does not join a space to them
             start, end = m.span()
             spaced = text[start] == " "
@@ -127,6 +130,8 @@ def estimate_tokens(text: str) -> int:
                     tenths += 10
             elif end == len(text) or (text[start] != " " and not text[end].isalpha()):
                 tenths += 10  # a space at the end, a tab or a form feed alone but before a word
+            elif text[start] != " ":
+                rare += 10  # a tab or a form feed before a word: joined to it if the word is common
         elif group == 12:  # any other characters: their UTF-8 length, less where o200k merges lead bytes
             start, end = m.span()
             piece = text[start + 1 : end] if text[start] == " " else m.group()
@@ -164,6 +169,8 @@ def estimate_tokens(text: str) -> int:
             tenths += 40
         elif group == 14:  # a control character
             tenths += 10
+        elif group == 8:  # a mark that joins words: free after a common word, a token after a rare one
+            rare += 10
     total = tenths // 10
     estimate = total + total // 10 + 1  # a margin of 10%: some sentences cost more than their words say
     # In a text of a few words one rare word is a large part: price the words as if rare, up to _SHORT.

@@ -212,6 +212,13 @@ def test_no_word_alone_is_undercounted() -> None:
     assert len(PROSE_WORDS) > 300 and under == []
 
 
+@pytest.mark.parametrize("text", [":!\r", "\x0cA/¹", "?!", "a/b", "\tIt", "x.y;z"])
+def test_a_short_text_of_marks_is_not_undercounted(text: str) -> None:
+    """In a few characters an uncommon pair of marks, a joining mark or a tab before a word is a token each:
+    texts the property test once found under."""
+    assert_not_under(text)
+
+
 def test_upper_case_russian_is_not_undercounted() -> None:
     text = RU.upper()
     assert 0.9 * real(text) <= estimate_tokens(text) <= 1.6 * real(text)
