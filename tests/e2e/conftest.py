@@ -16,8 +16,6 @@ from support.sandbox import make_settings
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
-ERAS = ["auto", "legacy"]
-
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxHandle]:
@@ -29,11 +27,6 @@ def sandbox() -> Iterator[SandboxHandle]:
 @pytest.fixture
 def elicitor() -> Elicitor:
     return Elicitor()
-
-
-@pytest.fixture(params=ERAS)
-def era(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture

@@ -13,19 +13,9 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
+from support.raw_http import INIT, MCP_HEADERS
 from support.servers import ServerProcess
 
-MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 UPSTREAM = {"SELECTEL_TOKEN": "own-token_100", "SELECTEL_TICKETS_URL": "http://127.0.0.1:9/support"}
 
 

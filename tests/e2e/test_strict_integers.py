@@ -11,12 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
-from support.mcp_client import text_of
+from support.mcp_client import http_client, text_of
 from support.servers import ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
@@ -63,19 +60,9 @@ def server() -> Iterator[Running]:
             process.stop()
 
 
-@pytest.fixture(params=["auto", "legacy"])
-def era(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def connect(server: Running, era: str) -> Client:
-    http = httpx2.AsyncClient(timeout=30)
-    return Client(streamable_http_client(server.url, http_client=http), mode=era)  # type: ignore[arg-type]
-
-
 async def test_get_ticket_number_true_is_refused_naming_it(server: Running, era: str) -> None:
     server.sb.clear_journal()
-    async with connect(server, era) as c:
+    async with http_client(server.url, era) as c:
         result = await c.call_tool("get_ticket", {"number": True})
     assert result.is_error, text_of(result)
     assert "number: Input should be a valid integer, not a boolean" in text_of(result)
@@ -84,7 +71,7 @@ async def test_get_ticket_number_true_is_refused_naming_it(server: Running, era:
 
 
 async def test_every_integer_argument_refuses_a_boolean(server: Running, era: str) -> None:
-    async with connect(server, era) as c:
+    async with http_client(server.url, era) as c:
         for tool, arguments, name in BOOLEANS:
             server.sb.clear_journal()
             result = await c.call_tool(tool, arguments)
@@ -96,7 +83,7 @@ async def test_every_integer_argument_refuses_a_boolean(server: Running, era: st
 
 async def test_a_number_given_as_a_string_is_still_read(server: Running, era: str) -> None:
     server.sb.clear_journal()
-    async with connect(server, era) as c:
+    async with http_client(server.url, era) as c:
         result = await c.call_tool("get_ticket", {"number": "2401006"})
     assert not result.is_error, text_of(result)
     assert result.structured_content["ticket"]["number"] == 2401006

@@ -27,7 +27,6 @@ from tickets_mcp import telemetry
 from tickets_mcp.mcp_server.server import build_server
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
-ERAS = ["auto", "legacy"]
 TOKEN = "otel-canary-token-5b1f9c2e7a"  # the sandbox's only credential: every request carries it
 
 
@@ -131,11 +130,6 @@ def _clean_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
         sb.clear_faults()
         sb.clear_journal()
     yield
-
-
-@pytest.fixture(params=ERAS)
-def era(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture

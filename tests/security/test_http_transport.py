@@ -14,21 +14,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from support.raw_http import INIT, MCP_HEADERS
 from support.servers import ServerProcess
 
 TOKEN = "transport-test-bearer-7d41"
-LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "transport-test", "version": "1"},
-    },
-}
-MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from support.mcp_client import text_of
 from support.oauth_issuer import Issuer, rsa_key, running_issuer
+from support.raw_http import INIT, LIST, MCP_HEADERS
 from support.servers import ServerProcess, free_port
 from tickets_mcp.mcp_server.tools import enabled_tools
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
@@ -31,18 +32,6 @@ from tickets_mcp.settings import Settings, exposure_problem
 pytestmark = pytest.mark.anyio
 OWN = "own-service-user-token_100"  # the team deployment's one credential
 ALPHA = "alpha-3c9f0e7d2b_111"  # a user's own, for per-request credentials
-MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 READ_TOOLS = {s.name for s in enabled_tools(("tickets", "comments", "catalog"), read_only=True)}
 ALL_TOOLS = {s.name for s in enabled_tools(("tickets", "comments", "catalog"), read_only=False)}
 WRITING_PROMPTS = {"draft_ticket", "reply_to_support"}

@@ -18,19 +18,9 @@ import pytest
 
 from support.jwks_outage import Jwks, Mode, jwks_endpoint
 from support.oauth_issuer import Issuer, running_issuer
+from support.raw_http import INIT, MCP_HEADERS
 from support.servers import ServerProcess, free_port
 
-MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 FETCH_TIMEOUT = 3.0  # callers.JWKS_TIMEOUT
 WARNED = ("keys could not be fetched", "keys still cannot be fetched")
 

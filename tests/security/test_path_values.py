@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx2
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
-from support.mcp_client import text_of
+from support.mcp_client import http_client, text_of
 from support.servers import ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
@@ -45,18 +42,8 @@ def server() -> Iterator[Running]:
             process.stop()
 
 
-@pytest.fixture(params=["auto", "legacy"])
-def era(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def connect(server: Running, era: str) -> Client:
-    http = httpx2.AsyncClient(timeout=30)
-    return Client(streamable_http_client(server.url, http_client=http), mode=era)  # type: ignore[arg-type]
-
-
 async def test_dot_segments_and_separators_are_refused_before_any_request(server: Running, era: str) -> None:
-    async with connect(server, era) as c:
+    async with http_client(server.url, era) as c:
         for value in REFUSED:
             server.sb.clear_journal()
             result = await c.call_tool("get_category_fields", {"category": value})
@@ -73,7 +60,7 @@ async def test_dot_segments_and_separators_are_refused_before_any_request(server
 
 async def test_a_question_mark_or_hash_stays_inside_its_segment(server: Running, era: str) -> None:
     server.sb.clear_journal()
-    async with connect(server, era) as c:
+    async with http_client(server.url, era) as c:
         result = await c.call_tool("get_category_fields", {"category": "dns?x=1#top"})
     assert result.is_error and result.structured_content["code"] == "not_found", text_of(result)
     (entry,) = server.sb.journal()

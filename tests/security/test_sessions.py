@@ -30,6 +30,7 @@ import httpx2
 import pytest
 
 from support.oauth_issuer import Issuer, running_issuer
+from support.raw_http import MCP_HEADERS, PROTOCOL, initialize, rpc
 from support.servers import ServerProcess, free_port
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
@@ -37,26 +38,7 @@ pytestmark = pytest.mark.anyio
 ALICE = "alice-7f3e21c0d9_111"
 BOB = "bob-0a9d4c33e1_111"  # the same account as alice: only the credential tells them apart
 LIMIT = 3
-PROTOCOL = "2025-11-25"
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 UNKNOWN_SESSION = "0" * 32
-
-
-def initialize(capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": PROTOCOL,
-            "capabilities": capabilities or {},
-            "clientInfo": {"name": "session-test", "version": "1"},
-        },
-    }
-
-
-def rpc(method: str, params: dict[str, Any] | None = None, id: int = 1) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": id, "method": method, "params": params or {}}
 
 
 def messages(response: httpx2.Response) -> list[dict[str, Any]]:
@@ -74,11 +56,11 @@ class Caller:
     headers: dict[str, str]
 
     def on(self, session: str) -> dict[str, str]:
-        return {**ACCEPT, **self.headers, "Mcp-Session-Id": session, "MCP-Protocol-Version": PROTOCOL}
+        return {**MCP_HEADERS, **self.headers, "Mcp-Session-Id": session, "MCP-Protocol-Version": PROTOCOL}
 
     def open(self, capabilities: dict[str, Any] | None = None) -> httpx2.Response:
         return httpx2.post(
-            self.url, json=initialize(capabilities), headers={**ACCEPT, **self.headers}, timeout=10
+            self.url, json=initialize(capabilities), headers={**MCP_HEADERS, **self.headers}, timeout=10
         )
 
     def session(self, capabilities: dict[str, Any] | None = None) -> str:

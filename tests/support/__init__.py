@@ -8,6 +8,7 @@ them as ``from support.<module> import ...`` (pyproject's ``pythonpath = ["tests
   `RoundRobin` (requests spread over replicas);
 - sandbox: `make_settings` (a server pointed at a sandbox) and request bodies for the sandbox's HTTP API;
 - mcp_client: `text_of` (a result's text) and `Elicitor` (a scripted user answering elicitations);
+- raw_http: headers and JSON-RPC bodies for tests that speak streamable HTTP by hand;
 - api_client: the Tickets API client against a sandbox, and its settled journal (contract tests);
 - redis_server: a real redis-server on loopback; oauth_issuer: a stand-in OAuth issuer with a JWKS;
   jwks_outage: a JWKS endpoint on loopback that answers 500, hangs or serves keys on demand;

@@ -1,16 +1,25 @@
-"""What the tests that drive the MCP server through an `mcp.Client` share: the text of a result, and a
-scripted user answering elicitations."""
+"""What the tests that drive the MCP server through an `mcp.Client` share: the text of a result, a client
+over streamable HTTP, and a scripted user answering elicitations."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult
 
 
 def text_of(result: Any) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
+
+
+def http_client(url: str, era: str, headers: dict[str, str] | None = None, **options: Any) -> Client:
+    """An `mcp.Client` of the server at ``url`` (its /mcp endpoint) over streamable HTTP, in ``era``."""
+    http = httpx2.AsyncClient(headers=headers, timeout=30)
+    return Client(streamable_http_client(url, http_client=http), mode=era, **options)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -11,22 +11,12 @@ import anyio
 import httpx2
 import pytest
 
+from support.raw_http import INIT, MCP_HEADERS
 from tickets_mcp.mcp_server.server import build_http_app, build_server
 from tickets_mcp.mcp_server.sessions import Owner, SessionOwners
 from tickets_mcp.settings import Settings
 
 pytestmark = pytest.mark.anyio
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "u", "version": "1"},
-    },
-}
 
 
 def test_an_owner_counts_against_its_credential_and_its_subject() -> None:
@@ -79,11 +69,11 @@ async def app(**settings: object) -> AsyncIterator[httpx2.AsyncClient]:
 
 async def test_a_session_that_times_out_frees_its_slot() -> None:
     async with app(sessions_per_caller=1) as http:
-        alice = {**ACCEPT, "X-Selectel-Token": "alice_111"}
+        alice = {**MCP_HEADERS, "X-Selectel-Token": "alice_111"}
         first = await http.post("/mcp", json=INIT, headers=alice)
         assert first.status_code == 200 and first.headers["mcp-session-id"]
         assert (await http.post("/mcp", json=INIT, headers=alice)).status_code == 429
-        other = await http.post("/mcp", json=INIT, headers={**ACCEPT, "X-Selectel-Token": "bob_111"})
+        other = await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, "X-Selectel-Token": "bob_111"})
         assert other.status_code == 200
         await anyio.sleep(0.8)  # the SDK's idle timeout ends alice's session
         again = await http.post("/mcp", json=INIT, headers=alice)
@@ -98,7 +88,7 @@ async def test_a_session_that_times_out_frees_its_slot() -> None:
 
 async def test_a_refused_opening_does_not_hold_a_slot() -> None:
     async with app(sessions_per_caller=1) as http:
-        alice = {**ACCEPT, "X-Selectel-Token": "alice_111"}
+        alice = {**MCP_HEADERS, "X-Selectel-Token": "alice_111"}
         bad = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=alice)
         assert bad.status_code == 400  # not an initialize: the SDK opens nothing
         assert (
@@ -109,7 +99,7 @@ async def test_a_refused_opening_does_not_hold_a_slot() -> None:
 
 async def test_the_2026_era_has_no_sessions_to_count() -> None:
     async with app(sessions_per_caller=1) as http:
-        alice = {**ACCEPT, "X-Selectel-Token": "alice_111"}
+        alice = {**MCP_HEADERS, "X-Selectel-Token": "alice_111"}
         assert (await http.post("/mcp", json=INIT, headers=alice)).status_code == 200
         modern = {**alice, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}
         envelope = {
