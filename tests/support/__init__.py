@@ -15,6 +15,7 @@ them as ``from support.<module> import ...`` (pyproject's ``pythonpath = ["tests
 - otlp_receiver: an OTLP/HTTP receiver on loopback; canary: every output a client sees, for secret checks;
 - untrusted: prompt-injection payloads and the checks that they came out sanitized and fenced;
 - fault_matrix, schema_strategies: the reliability suites' fault matrix and Hypothesis strategies;
+- fake_pool: a fake pooled client and clock for the `CallerPool` tests;
 - fake_creates: fake creates for the dedup tests; tickets: realistic ticket, thread and catalog data;
 - cli: the venv's `tickets-mcp` console script, run in a clean environment; node_tools: the pinned
   third-party Node tools (Inspector, conformance suite, mcpb); uv_runner: uv configured like pip.

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
 import pytest
 
+from support.fake_pool import Clock, FakeEntry
 from tickets_mcp.api import IamToken, StaticToken
 from tickets_mcp.mcp_server.callers import MissingCredential, request_auth
 from tickets_mcp.mcp_server.state import CallerPool
@@ -27,29 +27,6 @@ def test_the_headers_name_the_kind_of_credential() -> None:
 def test_an_account_is_read_only_from_the_vendors_token_shape() -> None:
     assert StaticToken("r4nd0m_987654").account == "987654"
     assert StaticToken("no-account-here").account is None and StaticToken("x_12a").account is None
-
-
-@dataclass
-class FakeClient:
-    closed: bool = False
-    accepted: bool = True  # the API has accepted its credential (the pool's protected part)
-    busy: bool = False
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-@dataclass
-class FakeEntry:
-    client: FakeClient = field(default_factory=FakeClient)
-    used: float = 0.0
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_one_entry_per_credential_keyed_by_hash_least_recent_out_first() -> None:

@@ -4,37 +4,14 @@ watched callers are never evicted, made-up credentials only evict each other."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
 import pytest
 
+from support.fake_pool import Clock, FakeClient, FakeEntry
 from tickets_mcp.api import IamToken, StaticToken
 from tickets_mcp.mcp_server.state import CallerPool
 
 pytestmark = pytest.mark.anyio
-
-
-@dataclass
-class FakeClient:
-    accepted: bool = False
-    busy: bool = False
-    closed: bool = False
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-@dataclass
-class FakeEntry:
-    client: FakeClient = field(default_factory=FakeClient)
-    used: float = 0.0
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def token(name: str) -> StaticToken:
@@ -45,7 +22,7 @@ def pool_of(**options: object) -> tuple[CallerPool[FakeEntry], dict[str, FakeEnt
     made: dict[str, FakeEntry] = {}
 
     def make(auth: StaticToken | IamToken) -> FakeEntry:
-        entry = made[auth.identity] = FakeEntry()
+        entry = made[auth.identity] = FakeEntry(FakeClient(accepted=False))
         return entry
 
     return CallerPool(make, **options), made  # type: ignore[arg-type]
