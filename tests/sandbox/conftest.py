@@ -17,7 +17,7 @@ from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxHandle]:
     """One sandbox per module, with limits high enough not to interfere."""
-    with run_sandbox(creates_per_minute=10_000, comments_per_minute=10_000) as sb:
+    with run_sandbox(creates_per_minute=10_000, comments_per_minute=10_000, uploads_per_minute=10_000) as sb:
         yield sb
 
 

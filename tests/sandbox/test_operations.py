@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx2
 
-from support.sandbox import create_v2, v1_body, v2_body
+from support.sandbox import create_v2, upload, v1_body, v2_body
 from tickets_mcp.sandbox import SandboxHandle
 
 V2_LIST_KEYS = {
@@ -23,9 +23,10 @@ COMMENT_KEYS = {
 }  # fmt: skip
 
 
-def test_1_create_ticket_v2(api: httpx2.Client) -> None:
+def test_1_create_ticket_v2(api: httpx2.Client, sandbox: SandboxHandle) -> None:
     before = api.get("/v2/tickets/count").json()["items_count"]
-    ticket = create_v2(api, files=["c45035c7-27b3-4ed6-81aa-a57fc9112a35"])
+    file = upload(sandbox)
+    ticket = create_v2(api, files=[file])
     assert set(ticket) == V2_LIST_KEYS | {"is_closed_by_system", "split_from_ticket_number"}
     assert ticket["summary"] == "HTTPS down on web-01"
     assert ticket["status"] == "in_progress" and ticket["is_await_support"] and not ticket["is_await_client"]
@@ -33,7 +34,7 @@ def test_1_create_ticket_v2(api: httpx2.Client) -> None:
     assert api.get("/v2/tickets/count").json()["items_count"] == before + 1
     comments = api.get(f"/tickets/{ticket['number']}/comments").json()["items"]
     assert [c["body"] for c in comments] == ["The server does not answer on port 443."]
-    assert comments[0]["files"] == ["c45035c7-27b3-4ed6-81aa-a57fc9112a35"]
+    assert comments[0]["files"] == [file]
     assert comments[0]["is_client_author"] is True
 
 
@@ -120,11 +121,8 @@ def test_8_rate_ticket(api: httpx2.Client, sandbox: SandboxHandle) -> None:
     assert api.post(f"/tickets/{number}/vote", json={"score": 9}).json()["error"]["code"] == "not_votable"
 
 
-def test_9_create_ticket_v1(api: httpx2.Client) -> None:
-    r = api.post(
-        "/tickets",
-        json=v1_body(topic_key="order_consultation", files=["c45035c7-27b3-4ed6-81aa-a57fc9112a35"]),
-    )
+def test_9_create_ticket_v1(api: httpx2.Client, sandbox: SandboxHandle) -> None:
+    r = api.post("/tickets", json=v1_body(topic_key="order_consultation", files=[upload(sandbox)]))
     assert r.status_code == 200
     body = r.json()
     assert set(body) == V1_KEYS | {"splitted_from_ticket_number"}
@@ -166,7 +164,7 @@ def test_13_14_add_and_list_comments(api: httpx2.Client, sandbox: SandboxHandle)
     number = create_v2(api)["number"]
     r = api.post(
         f"/tickets/{number}/comments",
-        json={"body": "My second comment", "files": ["c45035c7-27b3-4ed6-81aa-a57fc9112a35"]},
+        json={"body": "My second comment", "files": [upload(sandbox)]},
     )
     assert r.status_code == 200
     comment = r.json()

@@ -8,7 +8,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from support.sandbox import create_v2, field_names, v1_body, v2_body
+from support.sandbox import create_v2, field_names, upload, v1_body, v2_body
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 UUID = "c45035c7-27b3-4ed6-81aa-a57fc9112a35"
@@ -188,10 +188,11 @@ def test_all_problems_are_named_at_once(env: Env) -> None:
 def test_bounds_are_inclusive(env: Env) -> None:
     """The edges of each range are accepted (so the rejections above are about the bound)."""
     api = env.api
-    number = create_v2(api, comment_body="y" * 50000, files=[UUID] * 10)["number"]
+    files = [upload(env.sb) for _ in range(10)]
+    number = create_v2(api, comment_body="y" * 50000, files=files)["number"]
     assert api.post("/tickets", json=v1_body(summary="s" * 255, comment_body="c")).status_code == 200
     assert (
-        api.post(f"/tickets/{number}/comments", json={"body": "b" * 50000, "files": [UUID]}).status_code
+        api.post(f"/tickets/{number}/comments", json={"body": "b" * 50000, "files": files[:1]}).status_code
         == 200
     )
     env.sb.support_reply(number, "ok")

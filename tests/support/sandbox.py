@@ -62,6 +62,24 @@ def field_names(response: httpx2.Response) -> list[str]:
     return [item["field"] for item in body["error"].get("fields", [])]
 
 
+def upload(
+    sb: SandboxHandle,
+    name: str = "mtr.log",
+    content: bytes = b"HOST: web-01 Loss% 0.0\n",
+    *,
+    token: str | None = None,
+) -> str:
+    """Store one file through the sandbox's Attachments API (``token``: another account's); its UUID."""
+    response = httpx2.post(
+        sb.files_url + "/public/files",
+        files={"file": (name, content, "text/plain")},
+        headers={"X-Token": token or sb.token},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["uuid"])
+
+
 def create_v2(api: httpx2.Client, **overrides: Any) -> dict[str, Any]:
     response = api.post("/v2/tickets", json=v2_body(**overrides))
     assert response.status_code == 200, response.text

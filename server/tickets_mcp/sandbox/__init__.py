@@ -4,14 +4,15 @@ It imports nothing from ``tickets_mcp.api`` or ``tickets_mcp.mcp_server`` (docs/
 ``docs/wire-decisions.md`` (W1..W16) where the vendor reference is silent.
 
 Mounts (W1): the API under ``/support`` (every operation of the vendor reference; updates
-are ``PATCH``, ``PUT`` also accepted), Keystone login at ``POST /identity/v3/auth/tokens``, and the
-unauthenticated admin API under ``/_sandbox``:
+are ``PATCH``, ``PUT`` also accepted), the Attachments API under ``/files`` (W17..W20, `files.py`),
+Keystone login at ``POST /identity/v3/auth/tokens``, and the unauthenticated admin API under ``/_sandbox``:
 
 - ``GET``/``DELETE /_sandbox/journal``: the request journal;
 - ``GET``/``POST``/``DELETE /_sandbox/faults``: the fault plan (``?mode=add`` appends);
 - ``POST /_sandbox/tickets/{number}/support-reply`` ``{"body": ...}``: a support comment now;
 - ``POST /_sandbox/tickets/{number}/read``: the user opened the ticket in the control panel: its
   support comments become read (W14; the client API never marks them); answers its v2 view;
+- ``GET /_sandbox/files``: the stored attachments' metadata (never their content);
 - ``DELETE /_sandbox/limits``: forget the rate-limit windows; ``GET /_sandbox/health``.
 
 Error body (W4), for every 4xx and 5xx::
@@ -25,7 +26,8 @@ Error body (W4), for every 4xx and 5xx::
 ``fields`` appears only on validation errors (dotted paths, list indexes as numbers, ``$`` for the
 whole body); ``allowed`` only where the valid values form a closed set. Codes:
 ``validation_error``, ``ticket_closed``, ``ticket_not_closed``, ``not_votable`` (400),
-``unauthorized`` (401), ``not_found`` (404), ``method_not_allowed`` (405), ``rate_limited`` (429,
+``unauthorized`` (401), ``forbidden`` (403, an IAM token where the Attachments API is told to refuse one),
+``not_found`` (404), ``method_not_allowed`` (405), ``file_too_large`` (413), ``rate_limited`` (429,
 with ``Retry-After``), ``server_error`` (5xx). A rejected request stores nothing: every check runs
 before the first write. A closed ticket's comments can be neither added, listed, got nor rated
 (``ticket_closed``, W11) until the ticket is reopened; reading never changes read state (W14).

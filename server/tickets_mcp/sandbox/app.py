@@ -1,4 +1,5 @@
-"""The Starlette application: ``/support`` (the API), ``/identity/v3`` (login), ``/_sandbox`` (admin)."""
+"""The Starlette application: ``/support`` (the API), ``/files`` (the Attachments API), ``/identity/v3``
+(login), ``/_sandbox`` (admin)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.routing import Mount, Route
 from tickets_mcp.sandbox.config import SandboxConfig
 from tickets_mcp.sandbox.errors import ApiError, error_body
 from tickets_mcp.sandbox.faults import FaultSpecError
+from tickets_mcp.sandbox.files import ROUTES as FILE_ROUTES
 from tickets_mcp.sandbox.handlers import ROUTES, read_json
 from tickets_mcp.sandbox.middleware import Gate
 from tickets_mcp.sandbox.state import SandboxState
@@ -77,6 +79,11 @@ async def mark_read(request: Request) -> Response:
     return JSONResponse(_state(request).mark_read(number))
 
 
+async def files(request: Request) -> Response:
+    """The stored attachments' metadata (never their content), oldest first."""
+    return JSONResponse({"items": _state(request).store.all_files()})
+
+
 async def reset_limits(request: Request) -> Response:
     _state(request).limiter.reset()
     return JSONResponse({"ok": True})
@@ -113,13 +120,18 @@ async def on_crash(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body("server_error", f"Internal error: {type(exc).__name__}"), status_code=500)
 
 
-def api_routes(config: SandboxConfig) -> list[Route]:
-    """The API's routes, with ``config.moved_routes`` served under their new paths: a key ``"GET /topics"``
-    moves one method (the old path then answers that method with 405), ``"/topics"`` every method (404)."""
+def api_routes(config: SandboxConfig, routes: list[Route] | None = None) -> list[Route]:
+    """The API's routes (``routes``: the Tickets API's by default, or the Attachments API's), with
+    ``config.moved_routes`` served under their new paths: a key ``"GET /topics"`` moves one method (the old
+    path then answers that method with 405), ``"/topics"`` every method (404). Paths are relative to
+    their mount (``/support`` or ``/files``)."""
+    routes = ROUTES if routes is None else routes
     moved = config.moved_routes
     if not moved:
-        return ROUTES
-    known = {key for r in ROUTES for key in (r.path, *(f"{m} {r.path}" for m in r.methods or ()))}
+        return routes
+    known = {
+        key for r in [*ROUTES, *FILE_ROUTES] for key in (r.path, *(f"{m} {r.path}" for m in r.methods or ()))
+    }
     unknown = sorted(set(moved) - known)
     if unknown:
         raise ValueError(f"moved_routes: no API route is {unknown}")
@@ -130,7 +142,7 @@ def api_routes(config: SandboxConfig) -> list[Route]:
                 return moved[f"{method} {route.path}"]
         return moved.get(route.path, route.path)
 
-    return [Route(path_of(r), r.endpoint, methods=sorted(r.methods or ())) for r in ROUTES]
+    return [Route(path_of(r), r.endpoint, methods=sorted(r.methods or ())) for r in routes]
 
 
 def create_app(config: SandboxConfig | None = None, *, state: SandboxState | None = None) -> Starlette:
@@ -140,12 +152,14 @@ def create_app(config: SandboxConfig | None = None, *, state: SandboxState | Non
     app = Starlette(
         routes=[
             Mount("/support", routes=api_routes(config)),
+            Mount("/files", routes=api_routes(config, FILE_ROUTES)),
             Route("/identity/v3/auth/tokens", login, methods=["POST"]),
             Route("/_sandbox/journal", journal, methods=["GET", "DELETE"]),
             Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sandbox/tickets/{number:int}/support-reply", support_reply, methods=["POST"]),
             Route("/_sandbox/tickets/{number:int}/read", mark_read, methods=["POST"]),
             Route("/_sandbox/limits", reset_limits, methods=["DELETE"]),
+            Route("/_sandbox/files", files, methods=["GET"]),
             Route("/_sandbox/health", health, methods=["GET"]),
         ],
         middleware=[

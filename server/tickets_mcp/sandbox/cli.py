@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Tickets API sandbox\n"
         f"  base URL:     {root}/support\n"
+        f"  files URL:    {root}/files (the Attachments API)\n"
         f"  identity URL: {root}/identity/v3\n"
         f"  admin URL:    {root}/_sandbox\n"
         f"  X-Token:      {config.static_tokens[0]}\n"

@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# The Attachments API's allow-list (W19): text, logs and configs, images, PDF, archives; never executables.
+FILE_EXTENSIONS = (
+    "txt", "log", "csv", "json", "xml", "yaml", "yml", "conf", "cfg", "ini", "md",
+    "png", "jpg", "jpeg", "gif", "bmp", "webp",
+    "pdf",
+    "zip", "gz", "tgz", "tar", "bz2", "xz", "7z", "rar",
+)  # fmt: skip
+
 DEMO_TOKEN = "sandbox-demo-token"
 DEMO_USERNAME = "demo-user"
 DEMO_PASSWORD = "demo-password"
@@ -31,6 +39,14 @@ class SandboxConfig:
     iam_token_ttl: float = 86400.0
     creates_per_minute: int = 2
     comments_per_minute: int = 60
+    uploads_per_minute: int = 20
+    max_file_bytes: int = 20_000_000  # "20 MB" (the vendor's limit), read as 10^6 bytes (W19)
+    file_extensions: tuple[str, ...] = FILE_EXTENSIONS
+    # How the Attachments API's answers look (W18): "wrapped" (the default), "strings" or "objects": the other
+    # shapes a client must tolerate, for the contract tests.
+    files_shape: Literal["wrapped", "strings", "objects"] = "wrapped"
+    # Whether the Attachments API takes an IAM token (X-Auth-Token) too; unknown for the real one (W17).
+    files_accept_iam: bool = True
     retry_after_format: Literal["delta", "date"] = "delta"
     auto_reply_after: float | None = None
     seed: bool = True
@@ -48,6 +64,8 @@ class SandboxConfig:
             raise ValueError("time_scale must be > 0")
         if self.retry_after_format not in ("delta", "date"):
             raise ValueError("retry_after_format must be 'delta' or 'date'")
+        if self.files_shape not in ("wrapped", "strings", "objects"):
+            raise ValueError("files_shape must be 'wrapped', 'strings' or 'objects'")
         if isinstance(self.static_tokens, str):
             self.static_tokens = (self.static_tokens,)
         else:

@@ -12,8 +12,10 @@ STATUS_CODES = {
     "ticket_not_closed": 400,
     "not_votable": 400,
     "unauthorized": 401,
+    "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "file_too_large": 413,
     "rate_limited": 429,
     "server_error": 500,
 }

@@ -4,8 +4,8 @@ A plan is a list of rules, given as a rule object, ``{"rules": [...]}`` or a lis
 by probability, ``{"probability": 0.3, "kinds": ["503", "drop"], "seed": 7}``, or an exact
 sequence consumed one item per matching request, ``{"sequence": ["429", null, "500"]}`` (``null``,
 ``"ok"`` or ``"none"`` let that request through). Optional filters: ``methods`` (e.g.
-``["POST"]``) and ``path_prefix`` (a full path such as ``/support/v2/tickets``; a prefix not
-starting with ``/support`` or ``/identity`` is tried under ``/support`` too). Each rule or
+``["POST"]``) and ``path_prefix`` (a full path such as ``/support/v2/tickets`` or ``/files/public/files``; a
+prefix not starting with ``/support``, ``/identity`` or ``/files`` is tried under ``/support`` too). Each rule or
 sequence item may set ``applied`` (is the operation really performed before the faulty answer?),
 ``delay`` (seconds for ``timeout``, real time, default 35) and ``retry_after`` (seconds for the 429
 faults, default 1). The first rule that yields a fault wins. Faults never touch ``/_sandbox``.
@@ -32,7 +32,7 @@ KINDS = ("429", "429-date", "429-none", "500", "502", "503", "504", "drop", "tim
 APPLIED_BY_DEFAULT = {"drop", "timeout", "malformed"}
 PASS = {None, "ok", "none", "pass"}
 DEFAULT_DELAY = 35.0
-FAULTED_PREFIXES = ("/support", "/identity")
+FAULTED_PREFIXES = ("/support", "/identity", "/files")
 
 
 class FaultSpecError(ValueError):

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from tickets_mcp.sandbox import validate as v
 from tickets_mcp.sandbox.auth import Principal
 from tickets_mcp.sandbox.errors import ApiError, Problems
+from tickets_mcp.sandbox.files import check_files
 from tickets_mcp.sandbox.listing import filtered, sort_rows
 from tickets_mcp.sandbox.state import SandboxState
 from tickets_mcp.sandbox.tickets import comment_view, ticket_v1, ticket_v2, vote_view
@@ -131,6 +132,7 @@ async def create_v2(request: Request, state: SandboxState, principal: Principal)
     level = v.enum(body, "access_level", problems, v.ACCESS_LEVELS, required=True)
     categories = v.string_list(body, "categories", problems, required=True, lo=1)
     files = v.files(body, problems, required=True, lo=0)
+    check_files(state, principal, files, problems)
     projects = v.string_list(body, "keystone_projects", problems, required=True)
     products = v.string_list(body, "products", problems, required=True)
     summary = v.text(body, "summary", problems, required=True)
@@ -164,6 +166,7 @@ async def create_v1(request: Request, state: SandboxState, principal: Principal)
     problems = Problems()
     body = v.check_object(await read_json(request), problems)
     files = v.files(body, problems, required=False, lo=1)
+    check_files(state, principal, files, problems)
     comment = v.text(body, "comment_body", problems, required=True, hi=v.BODY_MAX)
     summary = v.text(body, "summary", problems, required=True, hi=v.SUMMARY_MAX)
     topic = v.text(body, "topic_key", problems, required=False)
@@ -247,6 +250,7 @@ async def reopen(request: Request, state: SandboxState, principal: Principal) ->
     problems = Problems()
     body = v.check_object(await read_json(request, default={}), problems)
     files = v.files(body, problems, required=False, lo=1)
+    check_files(state, principal, files, problems)
     text = v.text(body, "body", problems, required=True, hi=v.BODY_MAX)
     problems.raise_if_any()
     assert text is not None
@@ -267,6 +271,7 @@ async def add_comment(request: Request, state: SandboxState, principal: Principa
     problems = Problems()
     body = v.check_object(await read_json(request, default={}), problems)
     files = v.files(body, problems, required=False, lo=1)
+    check_files(state, principal, files, problems)
     text = v.text(body, "body", problems, required=True, hi=v.BODY_MAX)
     problems.raise_if_any()
     assert text is not None

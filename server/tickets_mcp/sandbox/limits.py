@@ -1,7 +1,9 @@
-"""The documented rate limits (the vendor's rate-limit page): 2 ticket creations and 60 comments per minute.
+"""The documented rate limits (the vendor's rate-limit page): 2 ticket creations, 60 comments and 20
+attachment uploads per minute.
 
 A sliding window of ``60 s x time_scale`` per account and bucket (``create`` is shared by the v1
-and v2 creates; ``comment`` counts added comments, not reopen comments). Only requests that
+and v2 creates; ``comment`` counts added comments, not reopen comments; ``upload`` counts files stored
+by the Attachments API). Only requests that
 succeed are counted; the check runs after validation, just before the write. The refused request
 gets 429 ``rate_limited`` with ``Retry-After`` (W5): delta-seconds rounded up (at least 1), or an
 HTTP-date rounded up to the next whole second.
@@ -19,6 +21,7 @@ from email.utils import formatdate
 from tickets_mcp.sandbox.errors import ApiError
 
 WINDOW_SECONDS = 60.0
+WHAT = {"create": "ticket creations", "comment": "comments", "upload": "attachment uploads"}
 
 
 def retry_after_value(delay: float, form: str, now: float | None = None) -> str:
@@ -59,7 +62,7 @@ class RateLimiter:
             if len(hits) < limit:
                 return
             wait = hits[0] + self.window - now
-        what = "ticket creations" if bucket == "create" else "comments"
+        what = WHAT[bucket]
         raise ApiError(
             "rate_limited",
             f"Too many {what}: at most {limit} per minute; retry in {wait:.2f} s",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import email.policy
+import hashlib
 import json
 import math
 import threading
 import time
 from collections.abc import Callable
+from email.parser import BytesParser
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs
@@ -87,7 +90,7 @@ class Gate:
             "path": scope["path"],
             "query": parse_qs(query_string, keep_blank_values=True),
             "query_string": query_string,
-            "body": _parse_body(raw),
+            "body": _parse_body(raw, headers.get("content-type", "")),
             "status": None,
             "fault": None,
             "applied": True,
@@ -202,10 +205,39 @@ async def _respond(
     return status
 
 
-def _parse_body(raw: bytes) -> Any:
+def _parse_body(raw: bytes, content_type: str = "") -> Any:
     if not raw:
         return None
+    if content_type.lower().startswith("multipart/"):
+        return _describe_parts(raw, content_type)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return raw[:2000].decode("utf-8", "replace")
+
+
+def _describe_parts(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A multipart body as the journal keeps it: per part its file name, size, sha256 and content type,
+    never the content (an attachment may be a log full of secrets)."""
+    try:
+        message = BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + raw
+        )
+        parts: dict[str, Any] = {}
+        for part in message.iter_parts() if message.is_multipart() else ():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            content = payload if isinstance(payload, bytes) else b""
+            described = {
+                "filename": part.get_filename(),
+                "size": len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "content_type": part.get_content_type(),
+            }
+            key = str(name) if name else f"part{len(parts)}"
+            parts[key] = described if key not in parts else [parts[key], described]
+        if parts:
+            return parts
+    except (ValueError, TypeError, LookupError):  # an unreadable body: described by its size only
+        pass
+    return {"unreadable_multipart": {"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}}

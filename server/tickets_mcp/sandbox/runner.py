@@ -38,6 +38,7 @@ class SandboxHandle:
 
     root_url: str
     base_url: str
+    files_url: str
     identity_url: str
     admin_url: str
     token: str
@@ -57,6 +58,10 @@ class SandboxHandle:
     def writes(self) -> list[dict[str, Any]]:
         """Journal entries that could change something upstream (every method but GET)."""
         return [e for e in self.journal() if e["method"] != "GET"]
+
+    def files(self) -> list[dict[str, Any]]:
+        """The attachments stored so far: uuid, account, filename, size, content_type, sha256, created_at."""
+        return self.state.store.all_files()
 
     def clear_journal(self) -> None:
         self.state.journal.clear()
@@ -193,6 +198,7 @@ class RunningSandbox:
         return SandboxHandle(
             root_url=root,
             base_url=root + "/support",
+            files_url=root + "/files",
             identity_url=root + "/identity/v3",
             admin_url=root + "/_sandbox",
             token=config.static_tokens[0] if config.static_tokens else "",

@@ -2,19 +2,24 @@
 Russian threads.
 
 Some tickets are closed, some await the client, one is an abuse report, one came from a mailing.
-Ticket 2401007 carries a prompt-injection attempt with invisible Unicode (zero-width U+200B,
+Two threads carry attachments (stored as files of the demo account): the first comment of 2401028 a
+screenshot (PNG) and that of 2401030 a text log. Ticket 2401007 carries a prompt-injection attempt with invisible Unicode (zero-width U+200B,
 U+200D, U+FEFF; bidi controls U+202E, U+2066, U+2069; the tag character U+E0041) and a Markdown
 fence-closing line, so that sanitizing can be shown.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 import time
+import zlib
 from importlib import resources
 from typing import Any
 
 from tickets_mcp.sandbox.store import FIRST_TICKET_NUMBER, Store
+from tickets_mcp.sandbox.tickets import iso
 
 CATALOG_FILE = "demo_catalog.json"
 CATALOG_KINDS = {"category": "categories", "product": "products", "topic": "topics"}
@@ -229,6 +234,41 @@ TICKETS: list[tuple[Any, ...]] = [
 # fmt: on
 
 
+def _png(width: int, height: int) -> bytes:
+    """A small valid PNG (a grey gradient), built here so the package carries no binary file."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes((x * 255 // width) for x in range(width)) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+PUSH_LOG = (
+    "$ git log --oneline -3\n"
+    "a1b2c3d Remove the token from deploy/config.yaml\n"
+    "9f8e7d6 Add deploy config\n"
+    "41c0ffe Initial commit\n"
+    "$ git push --force origin main\n"
+    " + 9f8e7d6...a1b2c3d main -> main (forced update)\n"
+)
+# ticket number -> its first comment's attachments: (uuid, name, content type, content).
+DEMO_FILES: dict[int, list[tuple[str, str, str, bytes]]] = {
+    FIRST_TICKET_NUMBER + 27: [
+        ("6f1d2a34-8b7c-4e5f-9a0b-1c2d3e4f5a6b", "slmgr-error.png", "image/png", _png(64, 16))
+    ],
+    FIRST_TICKET_NUMBER + 29: [
+        ("0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f", "push-log.txt", "text/plain", PUSH_LOG.encode())
+    ],
+}
+
+
 def load_demo_catalog() -> dict[str, list[dict[str, Any]]]:
     """The demo catalog by store kind (``category``, ``product``, ``topic``), read from the package data.
 
@@ -284,6 +324,18 @@ def seed_store(store: Store, now: float | None = None) -> None:
                     "created_at": ticket["updated_at"],
                 }
             store.insert_ticket(ticket)
+            attached = DEMO_FILES.get(number, [])
+            for uuid, name, kind, content in attached:
+                meta = {
+                    "uuid": uuid,
+                    "account": CLIENT,
+                    "filename": name,
+                    "size": len(content),
+                    "content_type": kind,
+                    "sha256": hashlib.sha256(content).hexdigest(),
+                    "created_at": iso(created),
+                }
+                store.insert_file(meta, content)
             for i, (who, body) in enumerate(thread):
                 client = who == "c"
                 last = i == len(thread) - 1
@@ -291,7 +343,7 @@ def seed_store(store: Store, now: float | None = None) -> None:
                     {
                         "ticket_number": number,
                         "body": body,
-                        "files": [],
+                        "files": [a[0] for a in attached] if i == 0 else [],
                         "is_client_author": client,
                         "is_client_read": client or closed or not last,
                         "sent_at": created + step * i,

@@ -29,7 +29,11 @@ class SandboxState:
             seed_store(self.store)
         self.tickets = Tickets(self.store)
         self.limiter = RateLimiter(
-            {"create": config.creates_per_minute, "comment": config.comments_per_minute},
+            {
+                "create": config.creates_per_minute,
+                "comment": config.comments_per_minute,
+                "upload": config.uploads_per_minute,
+            },
             window=config.scaled(WINDOW_SECONDS),
             retry_after_format=config.retry_after_format,
         )

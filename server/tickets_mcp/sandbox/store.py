@@ -32,6 +32,12 @@ CREATE TABLE IF NOT EXISTS comments (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS comments_by_ticket ON comments (ticket_number, id);
+CREATE TABLE IF NOT EXISTS files (
+    uuid TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    data TEXT NOT NULL,
+    content BLOB NOT NULL
+);
 """
 
 FIRST_TICKET_NUMBER = 2401001
@@ -170,6 +176,38 @@ class Store:
         for number, data in rows:
             out.setdefault(int(number), []).append(json.loads(data))
         return out
+
+    # -- files (the Attachments API) -----------------------------------------------------------
+
+    def insert_file(self, meta: dict[str, Any], content: bytes) -> None:
+        """``meta`` has ``uuid`` and ``account`` (the owner) and what a listing shows; never the content."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO files (uuid, account, data, content) VALUES (?, ?, ?, ?)",
+                (meta["uuid"], meta["account"], json.dumps(meta), content),
+            )
+
+    def get_file(self, uuid: str) -> tuple[dict[str, Any], bytes] | None:
+        with self.lock:
+            row = self._db.execute("SELECT data, content FROM files WHERE uuid = ?", (uuid,)).fetchone()
+        return None if row is None else (json.loads(row[0]), bytes(row[1]))
+
+    def file_accounts(self, uuids: list[str]) -> dict[str, str]:
+        """The owner of each of these files that exists."""
+        if not uuids:
+            return {}
+        marks = ",".join("?" * len(uuids))
+        with self.lock:
+            rows = self._db.execute(
+                f"SELECT uuid, account FROM files WHERE uuid IN ({marks})", [u.lower() for u in uuids]
+            ).fetchall()
+        return {str(uuid): str(account) for uuid, account in rows}
+
+    def all_files(self) -> list[dict[str, Any]]:
+        """Every stored file's metadata (no content), oldest first."""
+        with self.lock:
+            rows = self._db.execute("SELECT data FROM files ORDER BY rowid").fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     def count_comments(self) -> int:
         with self.lock:
