@@ -29,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = ROOT / "tests" / "e2e" / "snapshots"
 TABLE_HEADER = "| Tool | Toolset | Read-only | Destructive | Idempotent | Asks consent | Description |"
 ROUTE_HEADER = (
-    "| Operation | Method | Path | Path seen | Re-sent after an ambiguous failure | Rate limit | Deprecated |"
+    "| Operation | Method | Path | Path seen | Re-sent after an ambiguous failure | Rate limit | Deprecated "
+    "| Base URL |"
 )
+BASE_URLS = {"tickets": "Tickets API", "files": "Attachments API"}
 
 
 def snapshot(tool: object) -> str:
@@ -79,7 +81,7 @@ def route_rows() -> list[str]:
 
     return [
         f"| `{r.name}` | {r.method} | `{r.path}` | {r.path_status} | {_yn(r.idempotent)} | {r.bucket or ''} | "
-        f"{'yes' if r.deprecated else ''} |"
+        f"{'yes' if r.deprecated else ''} | {BASE_URLS[r.api]} |"
         for r in ROUTES.values()
     ]
 

@@ -68,6 +68,7 @@ def build_client(
         windows=windows,
         dedup=dedup,
         dedup_window=settings.dedup_window,
+        files_url=settings.files_url,
     )
 
 
@@ -89,5 +90,10 @@ def embedded_sandbox(settings: Settings) -> Iterator[Settings]:
             sb.base_url,
         )
         yield settings.model_copy(
-            update={"token": SecretStr(sb.token), "base_url": sb.base_url, "identity_url": sb.identity_url}
+            update={
+                "token": SecretStr(sb.token),
+                "base_url": sb.base_url,
+                "files_url": sb.files_url,
+                "identity_url": sb.identity_url,
+            }
         )

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     identity_url: str = Field(
         DEFAULT_IDENTITY_URL, validation_alias=_env("identity_url", "SELECTEL_IDENTITY_URL")
     )
+    # The Ticket attachments API; None: next to base_url (`…/support` -> `…/files`, `files_url_from`).
+    files_url: str | None = Field(None, validation_alias=_env("files_url", "SELECTEL_FILES_URL"))
 
     # Modes.
     sandbox: bool = Field(False, validation_alias=_env("sandbox", "TICKETS_MCP_SANDBOX"))

@@ -11,6 +11,7 @@ OPERATIONS = {
     "reopen_ticket", "rate_ticket", "create_ticket_legacy", "list_tickets_legacy", "get_ticket_legacy",
     "update_ticket_legacy", "add_comment", "list_comments", "get_comment", "rate_comment", "list_topics",
     "list_categories", "get_category_fields", "list_products",
+    "list_file_extensions", "upload_file", "download_file",
 }  # fmt: skip
 
 # The tools of each toolset served by default.

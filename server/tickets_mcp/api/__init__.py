@@ -25,16 +25,26 @@ from tickets_mcp.api.errors import (
 from tickets_mcp.api.pacing import PacingPolicy
 from tickets_mcp.api.progress import reporting_progress
 from tickets_mcp.api.retry import RetryPolicy, parse_retry_after
-from tickets_mcp.api.routes import DEFAULT_BASE_URL, DEFAULT_IDENTITY_URL, Route, base_url_from_env
+from tickets_mcp.api.routes import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FILES_URL,
+    DEFAULT_IDENTITY_URL,
+    Route,
+    base_url_from_env,
+    files_url_from,
+)
 
 if TYPE_CHECKING:
     from tickets_mcp.api import models
     from tickets_mcp.api.client import TicketsClient
+    from tickets_mcp.api.files import DownloadedFile, UploadedFile
     from tickets_mcp.api.operations import ROUTES
 
 _LAZY = {
     "TicketsClient": "tickets_mcp.api.client",
     "ROUTES": "tickets_mcp.api.operations",
+    "UploadedFile": "tickets_mcp.api.files",
+    "DownloadedFile": "tickets_mcp.api.files",
 }
 
 
@@ -52,9 +62,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_FILES_URL",
     "DEFAULT_IDENTITY_URL",
     "ROUTES",
     "AuthError",
+    "DownloadedFile",
     "FieldError",
     "IamToken",
     "InvalidRequest",
@@ -70,7 +82,9 @@ __all__ = [
     "TicketsApiError",
     "TicketsClient",
     "TransportError",
+    "UploadedFile",
     "base_url_from_env",
+    "files_url_from",
     "models",
     "parse_retry_after",
     "reporting_progress",

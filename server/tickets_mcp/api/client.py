@@ -24,6 +24,13 @@ Creating tickets is never done twice by the client itself:
   timeout, connection dropped after sending, unreadable answer), it is never re-sent: the client
   looks for the ticket first (`recovery.py`) and returns it with ``recovered=True``.
 
+Attachments go through the vendor's separate Ticket attachments API, at ``files_url`` (by default next to
+the Tickets API: `routes.files_url_from`): ``list_file_extensions``, ``upload_file`` and ``download_file``.
+An upload is a write: paced in its own bucket (20 per minute per account), never re-sent after an
+ambiguous failure, and an identical file (same name and bytes) uploaded within ``dedup_window`` returns
+the first UUID with ``reused=True``. It cannot be read back (the API lists no files), so an ambiguous
+failure stays ``outcome_unknown``.
+
 The other non-idempotent writes (``add_comment``, ``close_ticket``, ``reopen_ticket``,
 ``rate_ticket``, ``rate_comment``) are settled the same way after an ambiguous failure: the client
 reads the thread, the ticket or the comment, and returns what the write would have returned,
@@ -39,6 +46,7 @@ identity's clients added before (their ids are kept in ``dedup``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -46,6 +54,7 @@ from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
 from typing import Any, Self, Unpack
+from uuid import UUID
 
 import anyio
 import httpx2
@@ -53,7 +62,21 @@ import httpx2
 from tickets_mcp.api import recovery
 from tickets_mcp.api.auth import Auth, accepted_by
 from tickets_mcp.api.dedup import Dedup, MemoryDedup, payload_key
-from tickets_mcp.api.errors import SharedStateUnavailable
+from tickets_mcp.api.errors import (
+    OUTCOME_UNKNOWN_HINT,
+    AuthError,
+    FieldError,
+    SharedStateUnavailable,
+    TicketsApiError,
+    invalid_arguments,
+)
+from tickets_mcp.api.files import (
+    MAX_FILE_BYTES,
+    DownloadedFile,
+    UploadedFile,
+    content_type_of,
+    filename_of,
+)
 from tickets_mcp.api.models import (
     Comment,
     CreateTicketResult,
@@ -62,17 +85,26 @@ from tickets_mcp.api.models import (
     Vote,
     mark_recovered,
 )
-from tickets_mcp.api.operations import NewLegacyTicket, NewTicket, Operations, TicketSearch, new_ticket_body
+from tickets_mcp.api.operations import (
+    ROUTES,
+    NewLegacyTicket,
+    NewTicket,
+    Operations,
+    TicketSearch,
+    new_ticket_body,
+)
 from tickets_mcp.api.pacing import Pacer, PacingPolicy
 from tickets_mcp.api.progress import end_phase, report
 from tickets_mcp.api.retry import RetryPolicy
-from tickets_mcp.api.routes import DEFAULT_BASE_URL, Request, Route
+from tickets_mcp.api.routes import DEFAULT_BASE_URL, PATH_STATUS, Request, Route, files_url_from
 from tickets_mcp.api.sending import Caller
 from tickets_mcp.api.types import (
     Body,
     CloseScore,
     CommentId,
     CommentScore,
+    FileId,
+    FileName,
     Files,
     NonEmpty,
     TicketNumber,
@@ -81,6 +113,15 @@ from tickets_mcp.api.types import (
 from tickets_mcp.api.windows import MemoryWindows, RateWindows
 
 COMMENT_DEDUP = 60.0  # seconds an identical comment returns the first (a retry), at most dedup_window
+UPLOAD_UNKNOWN_HINT = (
+    "The file may or may not have been stored, and an upload cannot be checked afterwards (the Attachments "
+    "API has no route that lists files). Uploading it again is safe (a stored copy nobody attaches changes "
+    "nothing) but counts against the 20 uploads per minute."
+)
+STATIC_TOKEN_HINT = (
+    "The Attachments API documents only the static token (X-Token): this API may need a static token; "
+    "set SELECTEL_TOKEN for attachments."
+)
 
 logger = logging.getLogger("tickets_mcp.api")
 
@@ -116,8 +157,11 @@ class TicketsClient(Operations):
         recover_window: float = 300.0,
         clock_tolerance: float = 120.0,
         transport: httpx2.AsyncBaseTransport | None = None,
+        files_url: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # The Ticket attachments API: a base URL of its own, next to the Tickets API unless given.
+        self.files_url = (files_url or "").strip().rstrip("/") or files_url_from(self.base_url)
         self.auth = auth
         self.retry = retry or RetryPolicy()
         self.pacing = pacing or PacingPolicy()
@@ -143,7 +187,7 @@ class TicketsClient(Operations):
         self._closing = False  # aclose() was called: the HTTP client closes whenever no request is in flight
 
     def __repr__(self) -> str:
-        return f"TicketsClient(base_url={self.base_url!r}, auth={self.auth!r})"
+        return f"TicketsClient(base_url={self.base_url!r}, files_url={self.files_url!r}, auth={self.auth!r})"
 
     async def __aenter__(self) -> Self:
         return self
@@ -207,7 +251,12 @@ class TicketsClient(Operations):
                 accepted=lambda: self.accepted,
             )
             self._caller = Caller(
-                self._http, self.auth, retry=self.retry, pacer=pacer, on_answer=self._answered
+                self._http,
+                self.auth,
+                retry=self.retry,
+                pacer=pacer,
+                on_answer=self._answered,
+                urls={"files": self.files_url},
             )
         return self._caller
 
@@ -309,6 +358,93 @@ class TicketsClient(Operations):
         ticket = await self._create_ticket_legacy(**fields)
         await self.dedup.remember_number(self.identity, ticket.number)
         return ticket
+
+    # -- attachments (the Ticket attachments API) ----------------------------------------------------
+
+    async def list_file_extensions(self) -> list[str]:
+        """The extensions the Attachments API accepts for upload: lower-case, without the dot."""
+        try:
+            return await super().list_file_extensions()
+        except TicketsApiError as exc:
+            raise self._files_error(exc, ROUTES["list_file_extensions"]) from None
+
+    async def upload_file(
+        self, filename: FileName, content: bytes, *, content_type: str | None = None
+    ) -> UploadedFile:
+        """Upload one file (at most 20 MB: checked before sending) and return its UUID, to pass as ``files``
+        to a create, reopen or comment. Paced at 20 per minute per account; never re-sent after an
+        ambiguous failure (``outcome_unknown``: it cannot be read back). The same name and bytes uploaded
+        within ``dedup_window`` seconds return the first UUID, ``reused=True``, and nothing is sent."""
+        if not isinstance(filename, str) or not filename.strip():
+            raise invalid_arguments("upload_file", [FieldError("filename", "must be a non-empty file name")])
+        if len(content) > MAX_FILE_BYTES:
+            reason = f"{len(content)} bytes: at most {MAX_FILE_BYTES} (20 MB) per file"
+            raise invalid_arguments("upload_file", [FieldError("content", reason)])
+        sha256 = hashlib.sha256(content).hexdigest()
+        kind = content_type or content_type_of(filename)
+        key = payload_key(self.identity, "upload_file", {"filename": filename, "sha256": sha256})
+
+        async def upload() -> dict[str, Any]:
+            try:
+                uuid = await self._upload_file(file=(filename, content, kind))
+            except TicketsApiError as exc:
+                raise self._files_error(exc, ROUTES["upload_file"]) from None
+            done = UploadedFile(uuid=uuid, filename=filename, size=len(content), sha256=sha256)
+            return done.model_dump(mode="json")
+
+        try:
+            data, reused = await self.dedup.run_once(key, self.dedup_window, upload)
+        except SharedStateUnavailable as exc:  # the replicas' dedup (Redis) is out of reach: nothing sent
+            exc.operation = "upload_file"
+            raise
+        uploaded = UploadedFile.model_validate(data)
+        if reused:
+            logger.info("upload_file: identical file within the dedup window, reusing its UUID")
+            return uploaded.model_copy(update={"reused": True})
+        return uploaded
+
+    async def download_file(self, uuid: str | FileId) -> DownloadedFile:
+        """One attachment by its UUID: its bytes, and its name and content type when the API sends them. A
+        value that is not a UUID raises `InvalidRequest` before anything is sent."""
+        try:
+            response = await self._download_file(uuid)  # type: ignore[arg-type]  # validated to a UUID there
+        except TicketsApiError as exc:
+            raise self._files_error(exc, ROUTES["download_file"], str(uuid)) from None
+        return DownloadedFile(
+            uuid=str(UUID(str(uuid).strip())),
+            filename=filename_of(response.headers.get("content-disposition")),
+            content_type=response.headers.get("content-type"),
+            content=response.content,
+        )
+
+    def _files_error(self, exc: TicketsApiError, route: Route, uuid: str | None = None) -> TicketsApiError:
+        """``exc`` told for the Attachments API: which route-table entry a 404/405 points at, that an IAM
+        token may not do, and that an upload of unknown outcome cannot be checked."""
+        entry = (
+            f"the route-table entry {route.name} ({route.method} {route.path}, path "
+            f"{PATH_STATUS[route.path_status]}; tickets_mcp/api/operations.py) of the Attachments API at "
+            f"{self.files_url}"
+        )
+        if exc.status == 404 and uuid is not None:
+            exc.message = (
+                f"HTTP 404 for file {uuid}: no such file for this account, or {entry} is wrong (a path "
+                "inferred, not documented). Check the UUID (from upload_file or a comment's files)."
+            )
+        elif exc.status in (404, 405):
+            exc.code = "route_not_found"
+            wrong = "path" if exc.status == 404 else "method"
+            exc.message = (
+                f"HTTP {exc.status}: the {wrong} of {entry} is probably wrong; if the Attachments API "
+                "lives elsewhere, set SELECTEL_FILES_URL."
+            )
+        elif isinstance(exc, AuthError) and getattr(self.auth, "mode", None) in ("iam", "service_user"):
+            exc.message += " " + STATIC_TOKEN_HINT
+        if exc.outcome_unknown and route.name == "upload_file":
+            if OUTCOME_UNKNOWN_HINT in exc.message:
+                exc.message = exc.message.replace(OUTCOME_UNKNOWN_HINT, UPLOAD_UNKNOWN_HINT)
+            else:
+                exc.message += " " + UPLOAD_UNKNOWN_HINT
+        return exc
 
     async def iter_tickets(self, **query: Unpack[TicketSearch]) -> AsyncIterator[TicketV2ListItem]:
         """Every ticket matching the filters, page after page (progress is reported per page)."""

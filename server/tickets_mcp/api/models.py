@@ -9,9 +9,9 @@ instead of failing the whole response. Requests are typed in `operations.py` wit
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from tickets_mcp.api.types import TICKET_STATUSES
 
@@ -126,11 +126,32 @@ class AdminAuthor(_Response):
     name: str | None = None
 
 
+def _file_refs(data: Any) -> Any:
+    """A comment's ``files`` as UUID strings: the reference shows strings, but objects naming one (``uuid``,
+    ``id`` or ``file_uuid``, with ``name``/``filename``) are read too, their names kept in ``file_names``."""
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        return data
+    uuids: list[str] = []
+    names: dict[str, str] = dict(data.get("file_names") or {})
+    for item in data["files"]:
+        if isinstance(item, dict):
+            ref = next((item[k] for k in ("uuid", "id", "file_uuid") if item.get(k) is not None), None)
+            name = next((item[k] for k in ("filename", "name") if isinstance(item.get(k), str)), None)
+            if ref is None:
+                continue  # an entry naming no file: nothing to show or fetch
+            if name:
+                names[str(ref)] = name
+            item = ref
+        uuids.append(str(item))
+    return {**data, "files": uuids, "file_names": names}
+
+
 class Comment(_Response):
     id: int
     body: str | None = None
     ticket_number: int | None = None
-    files: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)  # the attachments' UUIDs
+    file_names: dict[str, str] = Field(default_factory=dict)  # uuid -> name, where the API gives names
     is_client_author: bool | None = None
     is_client_read: bool | None = None
     sent_at: Timestamp = None
@@ -139,6 +160,11 @@ class Comment(_Response):
     vote: Vote | None = None
     client_author_id: str | None = None
     admin_author: AdminAuthor | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _files(cls, data: Any) -> Any:
+        return _file_refs(data)
 
 
 class Subtopic(_Response):

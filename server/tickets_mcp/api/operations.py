@@ -6,10 +6,14 @@ annotation its response (`models.py`). Only ``POST /v2/tickets`` was seen in the
 ``GET /tickets`` and ``GET /tickets/{number}/comments`` in working third-party code; every other
 path is inferred, so a wrong one is a one-line fix here.
 
+The last three operations belong to the Ticket attachments API (``api="files"``), which lives at its own
+base URL (`routes.files_url_from`, or ``SELECTEL_FILES_URL``): its extensions route was seen in the
+vendor's text; the upload and the download are inferred (docs/wire-decisions.md, W17..W20).
+
 - ``idempotent``: safe to re-send after an ambiguous failure (timeout, 5xx, dropped connection).
   GETs and the "set a field" updates are; creates, comments, close, reopen and votes are not.
 - ``bucket``: the documented rate limit the operation draws from (the vendor's rate-limit page): ``create``
-  (2 per minute, shared by the v1 and v2 creates) or ``comment`` (60 per minute).
+  (2 per minute, shared by the v1 and v2 creates), ``comment`` (60 per minute) or ``upload`` (20 per minute).
 
 `TicketsClient` (`client.py`) inherits these methods and adds the request loop, plus what some
 operations need around them: create dedup and recovery, and ``iter_tickets``.
@@ -21,6 +25,7 @@ from typing import Any, NotRequired, Unpack
 
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from tickets_mcp.api.files import FileExtensions, UploadAnswer
 from tickets_mcp.api.models import (
     Category,
     CategoryField,
@@ -42,6 +47,8 @@ from tickets_mcp.api.types import (
     CloseScore,
     CommentId,
     CommentScore,
+    FileId,
+    FilePart,
     Files,
     Int32,
     ItemsPerPage,
@@ -252,6 +259,25 @@ class Operations:
         sort_by_order: SortOrder = "asc",
     ) -> list[Product]:
         """Products (top level, or the sub-products of ``parent``)."""
+
+    # -- attachments (the Ticket attachments API, at its own base URL) ---------------------------
+
+    @operation("GET", "/public/files/extensions", idempotent=True, status="seen", api="files")
+    async def list_file_extensions(self) -> FileExtensions:
+        """The attachment extensions the API accepts: lower-case, without the dot."""
+
+    @operation(
+        "POST", "/public/files", idempotent=False, bucket="upload", api="files", form=True, name="upload_file"
+    )
+    async def _upload_file(self, *, file: FilePart) -> UploadAnswer:
+        """Stores one file (one multipart ``file`` part) and answers its UUID (`TicketsClient.upload_file`
+        adds the size check and dedup). Never re-sent after an ambiguous failure."""
+
+    @operation(
+        "GET", "/public/files/{uuid}", idempotent=True, api="files", answer="bytes", name="download_file"
+    )
+    async def _download_file(self, uuid: FileId) -> Any:
+        """One file: the HTTP response, whose body is the file (`TicketsClient.download_file` reads it)."""
 
 
 ROUTES: dict[str, Route] = routes_of(Operations)

@@ -1,6 +1,7 @@
 """Client-side pacing: a burst of writes waits locally instead of provoking 429s.
 
-The documented limits (the vendor's rate-limit page) are counts per minute: 2 ticket creations, 60 comments.
+The documented limits (the vendor's rate-limit page) are counts per minute: 2 ticket creations, 60 comments,
+20 attachment uploads (the Attachments API).
 A classic token bucket of capacity N and rate N/minute lets 2N through in some 60 s span, which
 a sliding-window server refuses; so each bucket here is a *sliding-window log* (``windows.py``):
 a send is allowed when fewer than N sends of the same bucket finished within the last window. A
@@ -35,7 +36,7 @@ import anyio
 from tickets_mcp.api.errors import SharedStateUnavailable
 from tickets_mcp.api.windows import SAFETY, RateWindows
 
-Bucket = Literal["create", "comment"]
+Bucket = Literal["create", "comment", "upload"]
 
 __all__ = ["SAFETY", "Bucket", "Pacer", "PacingPolicy", "PacingTimeout"]
 
@@ -56,14 +57,17 @@ class PacingPolicy:
     window_seconds: float = 60.0
     enabled: bool = True
     max_wait: float | None = None
+    uploads_per_minute: int = 20
 
     def __post_init__(self) -> None:
-        if self.creates_per_minute < 1 or self.comments_per_minute < 1:
+        if min(self.creates_per_minute, self.comments_per_minute, self.uploads_per_minute) < 1:
             raise ValueError("limits must be at least 1 per window")
         if self.window_seconds <= 0:
             raise ValueError("window_seconds must be > 0")
 
     def limit(self, bucket: Bucket) -> int:
+        if bucket == "upload":
+            return self.uploads_per_minute
         return self.creates_per_minute if bucket == "create" else self.comments_per_minute
 
 

@@ -10,12 +10,17 @@ async def get_widget(self, number: TicketNumber) -> Widget:
 
 - the decorator holds the **route**: method, path (each placeholder names an argument), whether the
   operation may be re-sent after an ambiguous failure (``idempotent``), the documented rate limit it
-  draws from (``bucket``), how sure we are of the path (``status``) and whether it is deprecated;
+  draws from (``bucket``), how sure we are of the path (``status``), whether it is deprecated, and
+  which of the vendor's two APIs it belongs to (``api``: the Tickets API, or the Ticket attachments API
+  at its own base URL, `files_url_from`);
 - the signature is the **request**: path arguments, then the query (GET) or the JSON body (the other
   methods), typed with `types.py`; arguments are validated against it before anything is sent, and
   bad input raises `InvalidRequest` with one `FieldError` per field;
 - the return annotation is the **response**: a model, or ``list[Model]`` for ``{"items": [...]}``
   answers; ``unwrap`` names a key to read first (``items_count``).
+- two options for the Attachments API: ``form=True`` sends the arguments as ``multipart/form-data`` parts
+  (each a ``(filename, content, content_type)`` triple) instead of a JSON body, and ``answer="bytes"``
+  hands the parser the HTTP response itself (a download), not its JSON.
 
 `ROUTES` (in `operations.py`) collects the routes of every declared operation, for `doctor` and tests.
 """
@@ -29,7 +34,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, Required, TypeVar, get_args, get_origin, get_type_hints
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
@@ -38,10 +43,20 @@ from tickets_mcp.api.errors import FieldError, invalid_arguments
 DEFAULT_BASE_URL = "https://api.selectel.ru/support"
 DEFAULT_IDENTITY_URL = "https://cloud.api.selcloud.ru/identity/v3"
 BASE_URL_ENV = "SELECTEL_TICKETS_URL"
+# The Ticket attachments API (seen: the vendor's URL list); Servercore's `…/files` is inferred.
+DEFAULT_FILES_URL = "https://api.selectel.ru/files"
+FILES_URL_ENV = "SELECTEL_FILES_URL"
 
 Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
-Bucket = Literal["create", "comment"]
+Bucket = Literal["create", "comment", "upload"]
 PathStatus = Literal["seen", "inferred", "code"]
+Api = Literal["tickets", "files"]  # which base URL a route's path is relative to
+PATH_STATUS: dict[str, str] = {
+    "seen": "seen in the vendor's text",
+    "code": "seen in working third-party code",
+    "inferred": "inferred",
+}
+Answer = Literal["json", "bytes"]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -57,6 +72,9 @@ class Route:
     bucket: Bucket | None = None
     path_status: PathStatus = "inferred"
     deprecated: bool = False
+    api: Api = "tickets"
+    form: bool = False  # the arguments go as multipart/form-data parts (an upload), not as JSON
+    answer: Answer = "json"
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -95,11 +113,13 @@ def path_value_problem(value: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One validated call: the values of the path placeholders, and the query or the JSON body."""
+    """One validated call: the values of the path placeholders, and the query, the JSON body or the
+    multipart parts (``files``: part name -> (filename, content, content type))."""
 
     path: dict[str, Any]
     query: dict[str, Any] | None
     body: dict[str, Any] | None
+    files: dict[str, tuple[str, bytes, str]] | None = None
 
 
 class Declared:
@@ -132,7 +152,7 @@ class Declared:
 
     @functools.cached_property
     def _result(self) -> tuple[TypeAdapter[Any], bool]:
-        returns = get_type_hints(self.fn)["return"]
+        returns = get_type_hints(self.fn, include_extras=True)["return"]  # an Annotated reader stays
         return TypeAdapter(returns), get_origin(returns) is list
 
     def request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Request:
@@ -146,6 +166,9 @@ class Declared:
             model = self._arguments.model_validate(values)
         except ValidationError as exc:
             raise invalid_arguments(self.route.name, [field_error(e) for e in exc.errors()]) from None
+        if self.route.form:  # parts keep their bytes: a JSON dump would encode them
+            parts = {k: v for k, v in dict(model).items() if v is not None}
+            return Request({}, None, None, files=parts)
         data = model.model_dump(mode="json", exclude_none=True)
         path = {name: data.pop(name) for name in self.route.placeholders}
         refused = [(k, why) for k, v in path.items() if (why := path_value_problem(str(v))) is not None]
@@ -156,7 +179,8 @@ class Declared:
         return Request(path, None, data)
 
     def parse(self, data: Any) -> Any:
-        """The answer as the declared return type (ValueError/ValidationError when it is not that shape)."""
+        """The answer as the declared return type (ValueError/ValidationError when it is not that shape);
+        for ``answer="bytes"`` routes, ``data`` is the HTTP response."""
         adapter, is_list = self._result
         if self.unwrap is not None:
             data = data[self.unwrap]  # KeyError: the answer had no such key
@@ -199,12 +223,26 @@ def operation(
     deprecated: bool = False,
     unwrap: str | None = None,
     name: str | None = None,
+    api: Api = "tickets",
+    form: bool = False,
+    answer: Answer = "json",
 ) -> Callable[[F], F]:
     """Declare an API operation on a method whose signature is the request and whose return
     annotation is the response (see the module docstring). The method's body is never run."""
 
     def declare(fn: F) -> F:
-        route = Route(name or fn.__name__.lstrip("_"), method, path, idempotent, bucket, status, deprecated)
+        route = Route(
+            name or fn.__name__.lstrip("_"),
+            method,
+            path,
+            idempotent,
+            bucket,
+            status,
+            deprecated,
+            api,
+            form,
+            answer,
+        )
         declared = Declared(route, fn, unwrap)
 
         @functools.wraps(fn)
@@ -235,4 +273,15 @@ def base_url_from_env(default: str = DEFAULT_BASE_URL) -> str:
     return (os.environ.get(BASE_URL_ENV) or "").strip() or default
 
 
-__all__ = ["Bucket", "Request", "Route", "operation", "path_value_problem", "routes_of"]
+def files_url_from(base_url: str) -> str:
+    """The Ticket attachments API's base URL next to a Tickets API base URL (inferred): the last path
+    segment ``support`` becomes ``files`` (``https://api.selectel.ru/support`` ->
+    ``https://api.selectel.ru/files``, the same for Servercore and the sandbox); a base URL of another
+    shape gets ``/files`` at the root of its host, the vendor's layout. ``SELECTEL_FILES_URL`` overrides."""
+    parts = urlsplit(base_url.strip().rstrip("/"))
+    head, _, last = parts.path.rpartition("/")
+    path = f"{head}/files" if last == "support" else "/files"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+__all__ = ["Bucket", "Request", "Route", "files_url_from", "operation", "path_value_problem", "routes_of"]

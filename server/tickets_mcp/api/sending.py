@@ -16,6 +16,9 @@ with observer().attempt(route, number, server, port) as attempt:   # one HTTP re
 `tickets_mcp.telemetry` installs one that records OpenTelemetry spans and metrics. Observers never
 receive a URL with ids, a header or a body: only the route (operation name, method, path template), the
 attempt number and the host.
+
+`in_progress` holds every call under way in the process, so that a server shutting down can settle them
+at the end of its grace period (`InProgress.stop`) instead of cutting them off without an answer.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
+import anyio
 import httpx2
 from pydantic import ValidationError
 
@@ -47,6 +51,9 @@ from tickets_mcp.api.routes import Request, Route
 logger = logging.getLogger("tickets_mcp.api")
 
 T = TypeVar("T")
+
+# What a bucket's limit counts, for the messages.
+BUCKET_NAMES = {"create": "ticket creations", "comment": "comments", "upload": "attachment uploads"}
 
 # Failures where the request provably never left: safe to retry any method.
 NOT_SENT: tuple[type[Exception], ...] = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
@@ -110,6 +117,43 @@ def install_observer(observer: Observer | None) -> None:
     _current = _NONE if observer is None else observer
 
 
+# --- settling the calls under way at shutdown -------------------------------------------------
+
+
+class InProgress:
+    """The `Caller.call`s under way in this process. `stop()` ends each of them at once, as if its
+    connection had been closed on this side: a write that may have reached the API then fails with
+    ``outcome_unknown`` and so gets its recovery read (``recovery.py``); the reads that go out after it,
+    recovery reads among them, are still sent, but a new write is refused unsent."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.scopes: set[anyio.CancelScope] = set()
+
+    def __len__(self) -> int:
+        return len(self.scopes)
+
+    def stop(self) -> int:
+        """End the calls under way; returns how many there were."""
+        self.stopped = True
+        for scope in self.scopes:
+            scope.cancel()
+        return len(self.scopes)
+
+    def resume(self) -> None:
+        """Take calls again (for tests: a server process stops once)."""
+        self.stopped = False
+
+
+in_progress = InProgress()
+
+
+class _Progress:
+    """Whether the current attempt's request is out and not yet answered."""
+
+    out = False
+
+
 # --- the loop ---------------------------------------------------------------------------------
 
 
@@ -129,18 +173,37 @@ class Caller:
         retry: RetryPolicy,
         pacer: Pacer,
         on_answer: Callable[[int], None] | None = None,
+        urls: dict[str, str] | None = None,
     ) -> None:
         self.http = http
         self.auth = auth
         self.retry = retry
         self.pacer = pacer
         self.on_answer = on_answer
+        # The base URL of each API but the Tickets API (``http``'s own): ``{"files": ...}``.
+        self.urls = dict(urls or {})
         self.server = http.base_url.host  # for telemetry: the host only, never userinfo or a path
         self.port = http.base_url.port
 
     async def call(self, route: Route, request: Request, parse: Callable[[Any], T]) -> T:
+        if in_progress.stopped and route.method != "GET":
+            raise _stopped(route, sent=False)
+        progress = _Progress()
+        with anyio.CancelScope() as scope:
+            in_progress.scopes.add(scope)
+            try:
+                return await self._call(route, request, parse, progress)
+            finally:
+                in_progress.scopes.discard(scope)
+        raise _stopped(route, sent=progress.out)  # only `in_progress.stop()` cancels this scope
+
+    async def _call(
+        self, route: Route, request: Request, parse: Callable[[Any], T], progress: _Progress
+    ) -> T:
         operation = route.name
         url = route.url(**request.path)
+        if route.api != "tickets":  # an absolute URL: httpx2 leaves the Tickets base URL out of it
+            url = self.urls[route.api] + url
         where = f"{route.method} {url}"
         state = RetryState(self.retry)
         relogged = False
@@ -156,9 +219,16 @@ class Caller:
                 try:
                     async with self._paced(route, attempt):
                         attempt.sending()
+                        progress.out = True
                         response = await self.http.request(
-                            route.method, url, params=request.query, json=request.body, headers=headers
+                            route.method,
+                            url,
+                            params=request.query,
+                            json=request.body,
+                            files=request.files,
+                            headers=headers,
                         )
+                        progress.out = False
                         if self.on_answer is not None:  # before the slot ends: it may count for the account
                             self.on_answer(response.status_code)
                 except httpx2.InvalidURL as exc:  # e.g. a query or path over 64 KiB: nothing was sent
@@ -172,6 +242,7 @@ class Caller:
                     ) from None
                 except httpx2.HTTPError as exc:
                     attempt.failed(type(exc).__name__)
+                    progress.out = not isinstance(exc, NOT_SENT)  # a stop during the retry's wait: not sent
                     wait = self._after_transport_error(route, state, exc)
                     await self._wait(state, wait, f"{operation}: network error, retrying", attempt, "network")
                     continue
@@ -181,7 +252,7 @@ class Caller:
 
                 if 200 <= status < 300:
                     try:
-                        return _parse(response, parse)
+                        return _parse(response, parse, raw=route.answer == "bytes")
                     except _Malformed as exc:
                         wait = self._failure_wait(route, state, None)
                         if wait is None:
@@ -300,7 +371,7 @@ class Caller:
             return
         bucket = route.bucket
         limit = self.pacer.policy.limit(bucket)
-        what = "ticket creations" if route.bucket == "create" else "comments"
+        what = BUCKET_NAMES[route.bucket]
 
         async def on_wait(seconds: float) -> None:
             attempt.paced(bucket, seconds)
@@ -340,14 +411,33 @@ def _closed_here(route: Route, kind: str, *, sent: bool) -> TransportError:
     )
 
 
+def _stopped(route: Route, *, sent: bool) -> TransportError:
+    """The error of a call that `InProgress.stop` ended, or refused, while this server shuts down."""
+    unknown = sent and not route.idempotent
+    if not sent:
+        message = "This server is shutting down, so nothing was sent; call again (another replica takes it)."
+    else:
+        hint = OUTCOME_UNKNOWN_HINT if unknown else "Try again."
+        message = f"This server is shutting down and stopped waiting for the Tickets API's answer. {hint}"
+    return TransportError(
+        message,
+        operation=route.name,
+        status=None,
+        code="shutting_down",
+        sent=sent,
+        outcome_unknown=unknown,
+        unfinished=sent,
+    )
+
+
 def _ceil(seconds: float) -> float:
     """Round a wait up to a tenth of a second (never tell anyone to come back too early)."""
     return float(int(seconds * 10 + 0.999999)) / 10
 
 
-def _parse(response: httpx2.Response, parse: Callable[[Any], T]) -> T:
+def _parse(response: httpx2.Response, parse: Callable[[Any], T], *, raw: bool = False) -> T:
     try:
-        data = response.json() if response.content else None
+        data = response if raw else response.json() if response.content else None
     except ValueError:
         raise _Malformed("the answer was not JSON") from None
     try:

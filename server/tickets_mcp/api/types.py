@@ -38,6 +38,7 @@ ProjectId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1)
 ]  # an IAM (Keystone) project id
 FileId = UUID  # a file uploaded to the attachments API
+FileName = Annotated[str, Field(min_length=1)]  # the name an upload is stored under (the API shows no bound)
 SecretId = Annotated[int, NotBoolean]
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1), NotBoolean]
 
@@ -66,6 +67,8 @@ NewTicketFiles = Annotated[
 Projects = list[ProjectId]
 OneProject = Annotated[list[ProjectId], Field(min_length=1, max_length=1)]  # v1 KeystoneProjects
 Categories = Annotated[list[Key], Field(min_length=1)]  # a ticket is routed by at least one
+# One multipart part of an upload: (file name, content, content type).
+FilePart = tuple[FileName, bytes, Annotated[str, Field(min_length=1)]]
 
 # -- numbers -------------------------------------------------------------------------------------
 

@@ -20,9 +20,9 @@ def test_every_operation_has_a_client_method() -> None:
         assert inspect.iscoroutinefunction(getattr(TicketsClient, name)), name
 
 
-def test_only_the_create_path_was_seen() -> None:
+def test_only_the_create_and_extensions_paths_were_seen() -> None:
     seen = [r.name for r in ROUTES.values() if r.path_status == "seen"]
-    assert seen == ["create_ticket"]
+    assert seen == ["create_ticket", "list_file_extensions"]
     assert {r.name for r in ROUTES.values() if r.path_status == "code"} == {
         "list_tickets_legacy",
         "list_comments",
@@ -39,7 +39,19 @@ def test_writes_and_buckets() -> None:
         "create_ticket": "create",
         "create_ticket_legacy": "create",
         "add_comment": "comment",
+        "upload_file": "upload",
     }
+    assert "upload_file" not in idempotent
+
+
+def test_the_attachment_routes_are_of_the_files_api() -> None:
+    files = {r.name: (r.method, r.path, r.path_status) for r in ROUTES.values() if r.api == "files"}
+    assert files == {
+        "list_file_extensions": ("GET", "/public/files/extensions", "seen"),
+        "upload_file": ("POST", "/public/files", "inferred"),
+        "download_file": ("GET", "/public/files/{uuid}", "inferred"),
+    }
+    assert ROUTES["upload_file"].form and ROUTES["download_file"].answer == "bytes"
 
 
 def test_deprecated_are_the_documented_five() -> None:

@@ -33,7 +33,7 @@ def test_the_routes_with_path_parameters_are_known() -> None:
     assert set(PATH_ROUTES) == {
         "get_ticket", "update_ticket", "close_ticket", "reopen_ticket", "rate_ticket", "get_ticket_legacy",
         "update_ticket_legacy", "add_comment", "list_comments", "get_comment", "rate_comment",
-        "get_category_fields",
+        "get_category_fields", "download_file",
     }  # fmt: skip
 
 
