@@ -18,6 +18,9 @@ are (a credential problem, an API failure, the network). Probes that need an ide
 earlier answer: a ticket from the search, a comment from its thread, a category from the list; without
 one the probe is skipped and says why.
 
+The Attachments API (a base URL of its own) is probed the same way: its extensions route, and a download
+of a file some comment read above names (doctor uploads nothing, so without one it is skipped).
+
 The write routes are only listed, with how sure we are of their paths (``seen`` in the vendor's spec,
 ``code``: seen in working third-party code, ``inferred``). Doctor never calls them: it changes nothing.
 """
@@ -41,6 +44,7 @@ import anyio
 
 from tickets_mcp.api import AuthError, RateLimited, ServerError, TicketsApiError, TransportError
 from tickets_mcp.api.operations import ROUTES
+from tickets_mcp.api.routes import files_url_from
 from tickets_mcp.settings import DEFAULT_BASE_URL, Settings, exposure_problem, is_loopback
 
 if TYPE_CHECKING:
@@ -139,6 +143,10 @@ def check_settings(settings: Settings, report: Report) -> bool:
     if mode != "sandbox" and settings.base_url.rstrip("/") != DEFAULT_BASE_URL:
         where += " (SELECTEL_TICKETS_URL, not the default)"
     report.ok(f"API base URL: {where}")
+    if mode != "sandbox":
+        files = settings.files_url or files_url_from(settings.base_url)
+        how = "SELECTEL_FILES_URL" if settings.files_url else "derived from the Tickets API URL"
+        report.ok(f"Attachments API base URL: {files} ({how})")
     return True
 
 
@@ -199,7 +207,7 @@ async def check_api(settings: Settings, report: Report) -> None:
             return
         report.ok(f"auth OK ({settings.auth_mode}): the account has {count} ticket(s)")
         last_date = dates[-1] if dates else (None, sent)
-        report.note(f"read routes, probed at {settings.base_url}:")
+        report.note(f"read routes, probed at {settings.base_url} (attachments at {client.files_url}):")
         await probe_read_routes(client, report, ticket_count=count)
         list_write_routes(report, sandbox=settings.auth_mode == "sandbox")
     check_clock(settings, report, _skew(last_date[0], sent, last_date[1]))
@@ -435,7 +443,31 @@ async def probe_read_routes(client: TicketsClient, report: Report, *, ticket_cou
     if products:
         p.samples["product"] = products[0].key
     await p.probe("list_topics", client.list_topics, lambda items: _count(items, "topic(s)"))
+    await _probe_files(client, p)
     await probe_the_rest(client, p)
+
+
+async def _probe_files(client: TicketsClient, p: Prober) -> None:
+    """The Attachments API: its extensions (the route the vendor shows), then a download of a file a
+    comment read above names; doctor uploads nothing, so with no such file the download is skipped."""
+    await p.probe(
+        "list_file_extensions",
+        client.list_file_extensions,
+        lambda names: (
+            _count(names, "extension(s): ") + ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+        ),
+    )
+    uuid = p.samples.get("uuid")
+    if uuid is None:
+        p.skip(
+            "download_file", "no attachment in the comments read (doctor uploads nothing to read one back)"
+        )
+        return
+    await p.probe(
+        "download_file",
+        lambda: client.download_file(str(uuid)),
+        lambda got: f"file {got.filename or got.uuid}, {got.size} bytes",
+    )
 
 
 async def probe_the_rest(client: TicketsClient, p: Prober) -> None:
@@ -481,6 +513,9 @@ async def _probe_comments(client: TicketsClient, p: Prober, numbers: list[int], 
         if comments:
             break
     p.answered("list_comments", f"{len(comments)} comment(s) of ticket {number}")
+    attached = [uuid for comment in comments for uuid in comment.files]
+    if attached:  # a file to read back through the Attachments API (`_probe_files`)
+        p.samples["uuid"] = attached[0]
     if comments:
         comment_id = p.samples["comment_id"] = comments[0].id
         await p.probe("get_comment", lambda: client.get_comment(comment_id), lambda c: f"comment {c.id}")
