@@ -142,6 +142,10 @@ class Settings(BaseSettings):
         5.0, gt=0, validation_alias=_env("connect_timeout", "TICKETS_MCP_CONNECT_TIMEOUT")
     )
     read_timeout: float = Field(30.0, gt=0, validation_alias=_env("read_timeout", "TICKETS_MCP_READ_TIMEOUT"))
+    # HTTP: seconds from SIGTERM for the requests under way to finish (mcp_server/shutdown.py).
+    shutdown_grace: float = Field(
+        20.0, ge=0, le=3600, validation_alias=_env("shutdown_grace", "TICKETS_MCP_SHUTDOWN_GRACE")
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", validation_alias=_env("log_level", "TICKETS_MCP_LOG_LEVEL")
     )

@@ -338,10 +338,15 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
 
 
 def run_http(server: TicketsServer, settings: Settings) -> None:
+    """Serve until SIGTERM or Ctrl-C, then drain within ``shutdown_grace`` (`shutdown.py`)."""
     import uvicorn
 
-    app = build_http_app(server, settings)
-    uvicorn.run(  # log_config=None: uvicorn's records go through our handler (redacted; text or JSON)
+    from tickets_mcp.mcp_server.shutdown import FINISH, Drain, DrainGate, GracefulServer
+
+    drain = Drain(settings.shutdown_grace)
+    app = DrainGate(build_http_app(server, settings), drain)  # outermost: /readyz, refusal while draining
+    # log_config=None: uvicorn's records go through our handler (redacted; text or JSON)
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -350,4 +355,9 @@ def run_http(server: TicketsServer, settings: Settings) -> None:
         log_config=None,
         http=header_timeout_protocol(HEADER_TIMEOUT),
         timeout_keep_alive=HEADER_TIMEOUT,  # an idle keep-alive connection, closed as uvicorn's default
+        timeout_graceful_shutdown=FINISH,  # after the drain: the idle event streams
     )
+    served = GracefulServer(config, drain)
+    served.run()
+    if not served.started:  # e.g. the port is taken; uvicorn has logged why
+        raise SystemExit(3)
