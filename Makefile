@@ -9,7 +9,7 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 NODE_BIN   := $(NODE_DIR)/node_modules/.bin
 BUNDLE_DIR := build/bundle
 
-.PHONY: demo test test-fast lint bench bundle clean sandbox node-tools
+.PHONY: demo test test-fast lint bench bundle clean sandbox node-tools image image-test chart-test chart-readme
 
 CONSTRAINTS := devtools/constraints.txt
 
@@ -37,6 +37,7 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 
 node-tools: $(NODE_STAMP)
 
+# Everything but the slow tests and the image tests; the chart tests (tests/chart) are among them.
 test: $(STAMP) $(NODE_STAMP) lint
 	$(BIN)/python -m pytest
 
@@ -87,6 +88,27 @@ bench-ab: $(STAMP)
 .PHONY: cluster-bench
 cluster-bench: $(STAMP)
 	$(BIN)/python bench/cluster.py
+
+# The Helm chart (deploy/helm/tickets-mcp): lint, render, strict Kubernetes schemas, its README; seconds.
+chart-test: $(STAMP)
+	$(BIN)/python -m pytest tests/chart
+
+# The chart's README.md from its values.yaml (tests/chart checks it is up to date).
+chart-readme: $(STAMP)
+	$(BIN)/python devtools/chart/readme.py --write
+
+# The container image, built with podman and no registry or network inside the build (devtools/image/build.py):
+# a Debian base made with mmdebstrap, kept between builds; BASE_IMAGE=python:3.12-slim uses that one instead.
+# make image-test runs the image for real (tests/image): sandbox, replicas in a pod with Redis, read-only root.
+IMAGE_ENV := CONTAINERS_CONF=$(CURDIR)/devtools/image/containers.conf
+IMAGE_TAG := localhost/tickets-mcp:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+
+image: $(STAMP)
+	$(IMAGE_ENV) $(BIN)/python devtools/image/build.py image --tag $(IMAGE_TAG) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
+
+image-test: image
+	redis_image=$$($(IMAGE_ENV) $(BIN)/python devtools/image/build.py redis) && \
+	$(IMAGE_ENV) IMAGE_UNDER_TEST=$(IMAGE_TAG) IMAGE_TEST_REDIS=$$redis_image $(BIN)/python -m pytest -m image tests/image
 
 sandbox: $(STAMP)
 	$(BIN)/tickets-mcp sandbox --port 8765

@@ -12,6 +12,7 @@ them as ``from support.<module> import ...`` (pyproject's ``pythonpath = ["tests
 - api_client: the Tickets API client against a sandbox, and its settled journal (contract tests);
 - redis_server: a real redis-server on loopback; oauth_issuer: a stand-in OAuth issuer with a JWKS;
   jwks_outage: a JWKS endpoint on loopback that answers 500, hangs or serves keys on demand;
+- chart: the Helm chart rendered offline (helm-python-sdk) and its pods' environment;
 - otlp_receiver: an OTLP/HTTP receiver on loopback; canary: every output a client sees, for secret checks;
 - untrusted: prompt-injection payloads and the checks that they came out sanitized and fenced;
 - fault_matrix, schema_strategies: the reliability suites' fault matrix and Hypothesis strategies;
