@@ -111,6 +111,16 @@ class Settings(BaseSettings):
         8000, ge=500, le=100_000, validation_alias=_env("token_budget", "TICKETS_MCP_TOKEN_BUDGET")
     )
     catalog_ttl: float = Field(300.0, ge=0, validation_alias=_env("catalog_ttl", "TICKETS_MCP_CATALOG_TTL"))
+    # Attachments: the directories a `path` may be read from (none: no path is read), and the largest
+    # image or file get_attachment returns inline.
+    file_roots: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=_env("file_roots", "TICKETS_MCP_FILE_ROOTS")
+    )
+    attachment_inline_bytes: int = Field(
+        1_048_576,
+        ge=0,
+        validation_alias=_env("attachment_inline_bytes", "TICKETS_MCP_ATTACHMENT_INLINE_BYTES"),
+    )
     poll_interval: float = Field(
         60.0, gt=0, validation_alias=_env("poll_interval", "TICKETS_MCP_POLL_INTERVAL")
     )
@@ -157,6 +167,27 @@ class Settings(BaseSettings):
     @classmethod
     def _split_csv(cls, value: object) -> object:
         return _split(value) if isinstance(value, str) else value
+
+    @field_validator("file_roots", mode="before")
+    @classmethod
+    def _file_roots(cls, value: object) -> object:
+        """Existing directories, symlinks resolved (a path is checked against where it really is)."""
+        import os
+
+        parts = value.split(os.pathsep) if isinstance(value, str) else value
+        roots: list[str] = []
+        for part in parts if isinstance(parts, list | tuple) else ():
+            raw = os.path.expanduser(str(part).strip())
+            if not raw:
+                continue
+            real = os.path.realpath(raw)
+            if not os.path.isdir(real):
+                raise ValueError(
+                    f"TICKETS_MCP_FILE_ROOTS names {raw!r}, which is not a directory; give existing "
+                    f"directories separated by {os.pathsep!r}"
+                )
+            roots.append(real)
+        return tuple(roots)
 
     @field_validator("toolsets", mode="before")
     @classmethod

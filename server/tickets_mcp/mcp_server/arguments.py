@@ -35,6 +35,25 @@ Before = Annotated[t.CommentId | None, Field(description="Cursor: the comments b
 AllowSecrets = Annotated[bool, Field(description="Send a suspected secret the user agreed to.")]
 
 
+class AttachmentArg(BaseModel):
+    # One file to upload and attach: exactly one of path, content_base64 or text (`attachments.py`).
+
+    path: str | None = None
+    filename: str | None = None
+    content_base64: str | None = None
+    text: str | None = None
+
+
+# A plain object in the schema (a model's $defs would cost every tool that takes it ~50 tokens): the keys
+# are the fields of `AttachmentArg`, checked by `attachments.prepare`.
+Attachments = Annotated[
+    list[dict[str, Any]] | None,
+    Field(
+        description="Files to upload and attach: each {filename,text}, {filename,content_base64} or {path}."
+    ),
+]
+
+
 class CategoryFieldArg(BaseModel):
     # api.types.CategoryFieldValue, described for the model (a docstring would reach the schema)
 

@@ -155,11 +155,11 @@ def quoted(text: str, limit: int) -> str:
     )
 
 
-def fence(body: str, *, role: Literal["client", "support"], label: str = "") -> str:
+def fence(body: str, *, role: Literal["client", "support", "file"], label: str = "") -> str:
     """Sanitize ``body`` and wrap it in a backtick fence it cannot close; the info string is the author's
-    role, then an optional one-line ``label`` (who, when)."""
-    if role not in ("client", "support"):
-        raise ValueError(f"role must be 'client' or 'support', not {role!r}")
+    role (``file`` for an attachment's text, whoever attached it), then an optional one-line ``label``."""
+    if role not in ("client", "support", "file"):
+        raise ValueError(f"role must be 'client', 'support' or 'file', not {role!r}")
     body = sanitize(body)
     longest = max((len(m) for m in _BACKTICK_RUN.findall(body)), default=0)
     ticks = "`" * max(3, longest + 1)

@@ -135,6 +135,11 @@ class CatalogCache:
         result: list[Product] = await self._get(key, lambda: client.list_products(parent=parent, **sort))
         return result
 
+    async def file_extensions(self) -> list[str]:
+        """The extensions the Attachments API takes (lower case, no dot)."""
+        result: list[str] = await self._get(("file_extensions",), self._client().list_file_extensions)
+        return result
+
 
 class CallLimit:
     """At most ``limit`` tool calls per session per window; 0 turns it off. A looping agent is stopped here

@@ -33,7 +33,7 @@ Nothing here writes: listing or reading comments changes nothing the user can se
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -52,7 +52,7 @@ from tickets_mcp.mcp_server.outputs import (
     ticket_view,
 )
 from tickets_mcp.mcp_server.results import api_words
-from tickets_mcp.mcp_server.safety import fence
+from tickets_mcp.mcp_server.safety import fence, one_line
 from tickets_mcp.mcp_server.state import CONCURRENT_READS, Caller
 from tickets_mcp.mcp_server.tokens import estimate_tokens
 
@@ -60,6 +60,7 @@ THREAD_PAGE = 20
 MIN_HEAD_TOKENS = 40  # a cut body still shows this much of its head
 LABEL_TOKENS = 14  # label, fences and separators of one comment, as budgeted (12 on average)
 CUT_MARKER_TOKENS = 40  # the "[cut: ... get_comment(...)]" line of a cut body
+FILES_LINE_TOKENS, FILE_TOKENS = 24, 42  # a comment's attachments line, and each UUID on it
 CLOSED_NOTE = (
     "The Tickets API does not return the comments of a closed ticket; they can be read again only if "
     "the ticket is reopened."
@@ -134,7 +135,8 @@ def fit(comments: Sequence[CommentView], budget: int) -> tuple[list[CommentView]
     def cost(cap: int, chosen: Sequence[tuple[CommentView, int]]) -> int:
         """Tokens of the comments with every body capped at ``cap`` (a cut one also pays its marker)."""
         return sum(
-            LABEL_TOKENS + min(size, cap) + (CUT_MARKER_TOKENS if size > cap else 0) for _, size in chosen
+            LABEL_TOKENS + files_tokens(c) + min(size, cap) + (CUT_MARKER_TOKENS if size > cap else 0)
+            for c, size in chosen
         )
 
     omitted: list[int] = []
@@ -169,19 +171,37 @@ def comment_block(
         same_day = previous is not None and previous.sent_at is not None
         same_day = same_day and previous.sent_at.date() == comment.sent_at.date()  # type: ignore[union-attr]
         label.append(clock.short(comment.sent_at, date=not same_day))
-    if comment.files:
-        label.append(f"+{len(comment.files)} file(s)")
     if comment.vote_score is not None:
         label.append(f"rated {comment.vote_score:+d}")
     if comment.split_to:
         label.append(f"split to #{comment.split_to}")
     text = fence(comment.body, role=comment.role, label=" ".join(label))
+    if comment.files:
+        text += f"\n{files_line(comment.files, comment.file_names)}"
     if comment.next_offset is not None and comment.chars is not None:
         text += (
             f"\n[cut: {comment.next_offset:,} of {comment.chars:,} characters shown; read on with "
             f"get_comment(comment_id={comment.id}, offset={comment.next_offset})]"
         )
     return text
+
+
+def files_line(files: Sequence[str], names: Mapping[str, str] | None = None) -> str:
+    """A comment's attachments, under its fence: how many, and the UUIDs get_attachment reads (with the
+    names where the API gives them)."""
+    names = names or {}
+    uuids = ", ".join(
+        one_line(f, 60) + (f" ({one_line(names[f], 80)})" if names.get(f) else "") for f in files
+    )
+    return f"[{_plural(len(files), 'attachment')}: {uuids}; read one with get_attachment(uuid=...)]"
+
+
+def files_tokens(comment: CommentView) -> int:
+    """What `files_line` costs in a thread view (UUIDs are dense)."""
+    if not comment.files:
+        return 0
+    names = sum(estimate_tokens(n) + 2 for n in (comment.file_names or {}).values())
+    return FILES_LINE_TOKENS + FILE_TOKENS * len(comment.files) + names
 
 
 def comment_blocks(comments: Sequence[CommentView], clock: Clock) -> list[str]:

@@ -21,6 +21,7 @@ from tickets_mcp.mcp_server.threads import (
     ThreadOut,
     comment_part,
     cut,
+    files_line,
     fit,
     render_latest,
     select,
@@ -199,7 +200,9 @@ def test_thread_ratio_shape_and_compact_labels() -> None:
     assert real_tokens(thread.text) <= 0.40 * real_tokens(raw)
     assert thread.text.count("\n```client") == 11 and thread.text.count("\n```support") == 10
     assert "```support 880101 Anna Petrova 08:13\n" in thread.text  # first reply: name, time of day
-    assert "```support 880103 Дмитрий 08:39 +1 file(s)\n" in thread.text  # another engineer: named
+    assert "```support 880103 Дмитрий 08:39\n" in thread.text  # another engineer: named
+    files = next(c.files for c in thread.out.comments if c.id == 880103)
+    assert files and f"```\n[1 attachment: {files[0]}; read one with get_attachment(uuid=...)]" in thread.text
     assert "```support 880105 Anna Petrova" in thread.text and "```client 880102 08:26\n" in thread.text
     assert "```client 880100 11-01 08:00\n" in thread.text  # the first time of the thread has its date
     assert "client_author_id" not in thread.text and "a3f1c2d4" not in thread.text
@@ -210,7 +213,10 @@ def test_thread_ratio_shape_and_compact_labels() -> None:
     def overhead(models: list[Any]) -> float:
         text = view(fx.ticket_view(), models, Selection(), budget=8000, howto=how).text
         blocks = text[text.index("All 20 comments") :].split("\n", 1)[1]
-        return (real_tokens(blocks) - sum(real_tokens(c.body + "\n") for c in models)) / 20
+        files = sum(
+            real_tokens(files_line(c.files) + "\n") for c in models if c.files
+        )  # content, not overhead
+        return (real_tokens(blocks) - files - sum(real_tokens(c.body + "\n") for c in models)) / 20
 
     assert overhead(fx.comment_models(20, agent="Anna Petrova")) <= 13
     assert overhead(fx.comment_models(20)) <= 14
