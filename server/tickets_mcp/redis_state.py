@@ -41,6 +41,8 @@ matter; every check-and-take is one Lua script, atomic on the server.
   so a crashed replica's marker expires), the result stored for ``window`` seconds, and waiters (on any
   replica) that poll until the result is there or the marker is gone.
 - **Known numbers**: a set per identity, kept ``numbers_ttl`` seconds after the last addition.
+- **Journals**: a list per session of its writes' records, newest first (``LPUSH``, ``LTRIM``); the audit
+  log's claims, one ``SET NX PX`` per write that several replicas may record (`RedisOnce`).
 - **Watches**: the replica that holds a watch's lease (``SET NX PX``, renewed on each poll) polls it, so a
   ticket is read once per interval however many replicas have subscribers for it; a replica only competes
   for the watches its own subscribers hold (only it has their credential). Marks live in Redis, and a
@@ -558,6 +560,51 @@ class RedisDedup(Dedup):
 
     async def aclose(self) -> None:
         await self.link.aclose()
+
+
+class RedisJournal:
+    """The session journals (`mcp_server.journal.JournalStore`) in Redis: a list per session, newest first,
+    trimmed to ``keep`` and kept ``ttl`` seconds after its last write, so any replica lists a session's
+    writes whichever replica made them."""
+
+    def __init__(self, link: RedisLink, *, ttl: float = 86400.0) -> None:
+        self.link = link
+        self.ttl = ttl
+
+    async def append(self, session: str, item: str, keep: int) -> None:
+        key = key_name("journal", session)
+
+        async def push(client: Redis) -> Any:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.lpush(key, item)
+                pipe.ltrim(key, 0, keep - 1)
+                pipe.pexpire(key, _ms(self.ttl))
+                return await pipe.execute()
+
+        await self.link.run(push)
+
+    async def latest(self, session: str, count: int) -> list[str]:
+        key = key_name("journal", session)
+
+        async def read(client: Redis) -> Any:
+            return await client.lrange(key, 0, count - 1)
+
+        return [str(item) for item in await self.link.run(read)]
+
+
+class RedisOnce:
+    """`mcp_server.audit.Once` in Redis (``SET NX PX``): one replica of all writes a write's audit line."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self.link = link
+
+    async def first(self, key: str, ttl: float) -> bool:
+        name = key_name("audit", key)
+
+        async def claim(client: Redis) -> Any:
+            return await client.set(name, "1", nx=True, px=_ms(ttl))
+
+        return bool(await self.link.run(claim))
 
 
 # --- watched threads --------------------------------------------------------------------------

@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", validation_alias=_env("log_format", "TICKETS_MCP_LOG_FORMAT")
     )
+    # Where each write's audit line goes: a file path, "stderr" or "otlp" (mcp_server/audit.py).
+    audit_log: str | None = Field(None, validation_alias=_env("audit_log", "TICKETS_MCP_AUDIT_LOG"))
+    audit_required: bool = Field(False, validation_alias=_env("audit_required", "TICKETS_MCP_AUDIT_REQUIRED"))
 
     @field_validator("allowed_origins", "allowed_hosts", "tools", "exclude_tools", mode="before")
     @classmethod

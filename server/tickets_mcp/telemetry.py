@@ -427,3 +427,66 @@ class TraceContextFilter(logging.Filter):
             record.trace_id = format(span_context.trace_id, "032x")
             record.span_id = format(span_context.span_id, "016x")
         return True
+
+
+# --- the audit log's export (`mcp_server.audit`, TICKETS_MCP_AUDIT_LOG=otlp) --------------------
+
+
+class AuditExport:
+    """The audit log as OpenTelemetry log records, on a logger provider of its own, exported over OTLP/HTTP
+    in batches (``OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT``, ``OTEL_BLRP_*``) and flushed when the server stops.
+    Event ``tickets_mcp.write``, the change in words as body, each field as a ``tickets.<field>`` attribute,
+    in the trace of the write's tools/call span when tracing is on."""
+
+    def __init__(self) -> None:
+        self._logger: Any = None
+        self._provider: Any = None
+        try:
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+            from opentelemetry.sdk._logs import LoggerProvider
+            from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+            from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+        except ImportError as exc:
+            self._missing = f"OpenTelemetry export is not installed ({exc.name}): {INSTALL_HINT}"
+            log.warning("TICKETS_MCP_AUDIT_LOG=otlp, but %s", self._missing)
+            return
+        from tickets_mcp import __version__
+
+        self._missing = ""
+        ours = Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
+        resource = ours.merge(
+            OTELResourceDetector().detect()
+        )  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES win
+        self._provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        self._provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+        self._logger = self._provider.get_logger(SCOPE, __version__)
+
+    def __repr__(self) -> str:
+        return "the OTLP audit log"
+
+    def unwritable(self) -> str | None:
+        return self._missing or None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._logger is None:
+            raise OSError(self._missing)
+        from opentelemetry._logs import SeverityNumber
+
+        self._logger.emit(
+            event_name="tickets_mcp.write",
+            severity_number=SeverityNumber.INFO,
+            severity_text="INFO",
+            body=str(record.get("change", "")),
+            attributes={f"tickets.{k}": v for k, v in record.items() if v is not None},
+        )
+
+    def close(self) -> None:
+        if self._provider is not None:
+            try:
+                self._provider.shutdown()
+            except Exception:  # a collector out of reach must not fail the exit
+                log.warning("OpenTelemetry audit log export could not be flushed", exc_info=True)
+
+
+def audit_export() -> AuditExport:
+    return AuditExport()
