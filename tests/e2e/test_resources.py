@@ -21,7 +21,8 @@ async def test_resources_list_shows_catalog_and_open_tickets(client: Client) -> 
     resources = (await client.list_resources()).resources
     uris = [str(r.uri) for r in resources]
     assert "catalog://categories" in uris and "catalog://products" in uris
-    tickets = [u for u in uris if u.startswith("tickets://")]
+    assert "tickets://session/changes" in uris  # the session's writes
+    tickets = [u for u in uris if u.startswith("tickets://") and u != "tickets://session/changes"]
     assert f"tickets://{INJECTED}" in tickets and 0 < len(tickets) <= 50
 
 

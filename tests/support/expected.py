@@ -17,9 +17,11 @@ OPERATIONS = {
 # The tools of each toolset served by default.
 TICKETS_TOOLS = {
     "search_tickets", "count_tickets", "get_ticket", "create_ticket", "update_ticket_access",
-    "close_ticket", "reopen_ticket", "rate_ticket",
+    "close_ticket", "reopen_ticket", "rate_ticket", "list_changes",
 }  # fmt: skip
-COMMENTS_TOOLS = {"add_comment", "list_comments", "get_comment", "rate_comment"}
+COMMENTS_TOOLS = {
+    "add_comment", "list_comments", "get_comment", "rate_comment", "upload_file", "get_attachment",
+}  # fmt: skip
 CATALOG_TOOLS = {"list_categories", "get_category_fields", "list_products"}
 DEFAULT_TOOLS = TICKETS_TOOLS | COMMENTS_TOOLS | CATALOG_TOOLS
 
@@ -54,6 +56,7 @@ WRITE_CALLS: dict[str, dict[str, Any]] = {
     "rate_ticket": {"number": OPEN_TICKET, "score": 5},
     "add_comment": {"number": OPEN_TICKET, "body": "must never be sent"},
     "rate_comment": {"comment_id": SUPPORT_COMMENT, "score": 1},
+    "upload_file": {"filename": "probe.txt", "text": "must never be sent"},
     "create_ticket_legacy": {"summary": "read-only probe", "comment_body": "must never be sent"},
     "update_ticket_legacy": {"number": OPEN_TICKET, "access_level": "account_users"},  # back again
 }

@@ -1,4 +1,4 @@
-"""A tiny OTLP/HTTP receiver on loopback: accepts protobuf POSTs to /v1/traces and /v1/metrics, keeps the
+"""A tiny OTLP/HTTP receiver on loopback: accepts protobuf POSTs to /v1/traces, /v1/metrics and /v1/logs, keeps the
 raw bodies and decodes them with opentelemetry-proto (a dependency of the OTLP exporter)."""
 
 from __future__ import annotations
@@ -8,6 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -20,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 MESSAGES: dict[str, tuple[Any, Any]] = {
     "/v1/traces": (ExportTraceServiceRequest, ExportTraceServiceResponse),
     "/v1/metrics": (ExportMetricsServiceRequest, ExportMetricsServiceResponse),
+    "/v1/logs": (ExportLogsServiceRequest, ExportLogsServiceResponse),
 }
 
 
@@ -78,6 +83,17 @@ class OtlpReceiver:
                 resource = attributes(resource_spans.resource.attributes)
                 for scope_spans in resource_spans.scope_spans:
                     found += [(resource, span) for span in scope_spans.spans]
+        return found
+
+    def logs(self) -> list[tuple[dict[str, Any], Any]]:
+        """(resource attributes, log record) of every log record received."""
+        found = []
+        for body in self.bodies["/v1/logs"]:
+            request = ExportLogsServiceRequest.FromString(body)
+            for resource_logs in request.resource_logs:
+                resource = attributes(resource_logs.resource.attributes)
+                for scope_logs in resource_logs.scope_logs:
+                    found += [(resource, record) for record in scope_logs.log_records]
         return found
 
     def metric_names(self) -> set[str]:

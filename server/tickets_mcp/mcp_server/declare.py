@@ -150,13 +150,20 @@ def subject_of(arguments: dict[str, Any]) -> str | None:
 
 
 def tool(
-    toolset: Toolset, kind: Kind, *, title: str, consent: bool = False, name: str | None = None
+    toolset: Toolset,
+    kind: Kind,
+    *,
+    title: str,
+    consent: bool = False,
+    name: str | None = None,
+    open_world: bool = True,
 ) -> Callable[[Callable[..., Awaitable[Any]]], ToolSpec]:
-    """Declare a handler as a tool; the description is its docstring."""
+    """Declare a handler as a tool; the description is its docstring. ``open_world=False``: it reads only
+    what this server keeps, never the API."""
 
     def declare(handler: Callable[..., Awaitable[Any]]) -> ToolSpec:
         if not handler.__doc__:
             raise ValueError(f"tool {handler.__name__!r} has no description (docstring)")
-        return ToolSpec(name or handler.__name__, toolset, title, kind, handler, consent)
+        return ToolSpec(name or handler.__name__, toolset, title, kind, handler, consent, open_world)
 
     return declare

@@ -1,5 +1,6 @@
 """Resources: ticket threads, the catalog, the user's open tickets, completions, prompt data.
 
+- `tickets://session/changes`: this session's writes, latest first, with the way back (`journal.py`);
 - `tickets://{number}` (and `?before=<comment id>`, `?page=N`): the ticket and its latest comments
   (with the opening comment when it is not among them); a page past the end is an empty view;
 - `catalog://categories`, `catalog://categories/{key}/fields`, `catalog://products`,
@@ -33,6 +34,7 @@ from mcp.types import (
 )
 
 from tickets_mcp.api import NotFound, TicketsApiError
+from tickets_mcp.mcp_server.journal import Change, changes_markdown
 from tickets_mcp.mcp_server.markdown import (
     render_categories,
     render_category_fields,
@@ -42,7 +44,7 @@ from tickets_mcp.mcp_server.outputs import field_view, named
 from tickets_mcp.mcp_server.results import api_words
 from tickets_mcp.mcp_server.safety import one_line
 from tickets_mcp.mcp_server.sdk import add_request_handler
-from tickets_mcp.mcp_server.state import Caller, caller_of, session_key
+from tickets_mcp.mcp_server.state import Caller, caller_of, session_key, writer_of
 from tickets_mcp.mcp_server.subscriptions import install_subscriptions
 from tickets_mcp.mcp_server.threads import Selection, read_thread, resource_howto
 
@@ -94,11 +96,27 @@ STATIC_RESOURCES = {
 }
 
 
-async def read_static(uri: str, state: Caller) -> str | None:
+CHANGES = Resource(
+    uri="tickets://session/changes",
+    name="session-changes",
+    title="What changed in this session",
+    description="This session's writes, latest first, with the call that undoes each where the API has one.",
+    mime_type=MARKDOWN,
+)
+
+
+async def read_static(uri: str, ctx: ServerRequestContext[Any]) -> str | None:
+    if uri == CHANGES.uri:  # the session's own: read with its caller's session key
+        records = caller_of(ctx).changes.latest(writer_of(ctx).session)
+        return await _guard(uri, _markdown(records))
     resource = STATIC_RESOURCES.get(uri)
     if resource is None:
         return None
-    return await _guard(uri, resource.read(state))
+    return await _guard(uri, resource.read(caller_of(ctx)))
+
+
+async def _markdown(records: Awaitable[list[Change]]) -> str:
+    return changes_markdown(await records)
 
 
 async def list_resources(state: Caller) -> list[Resource]:
@@ -106,7 +124,7 @@ async def list_resources(state: Caller) -> list[Resource]:
     listed = [
         Resource(uri=r.uri, name=r.name, title=r.title, description=r.description, mime_type=MARKDOWN)
         for r in STATIC_RESOURCES.values()
-    ]
+    ] + [CHANGES]
     try:
         page = await state.client.search_tickets(
             is_only_opened=True, items_per_page=OPEN_TICKETS_LISTED, sort_by="updated_at"

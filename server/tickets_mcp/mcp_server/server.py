@@ -49,7 +49,7 @@ from tickets_mcp.mcp_server.sdk import SdkServer, add_request_handler, add_tool,
 from tickets_mcp.mcp_server.state import ServerState, caller_of, session_key
 from tickets_mcp.mcp_server.subscriptions import IdentityBus, listening
 from tickets_mcp.settings import Settings
-from tickets_mcp.telemetry import metering
+from tickets_mcp.telemetry import audit_export, metering
 
 if TYPE_CHECKING:
     from tickets_mcp.mcp_server.declare import ToolSpec
@@ -189,7 +189,7 @@ class TicketsServer(SdkServer[ServerState]):
 
     async def read_resource(self, uri: Any, context: Any = None) -> Any:
         if context is not None:
-            text = await read_static(str(uri), caller_of(context.request_context))
+            text = await read_static(str(uri), context.request_context)
             if text is not None:
                 return [ReadResourceContents(content=text, mime_type="text/markdown")]
         return await super().read_resource(uri, context)
@@ -225,7 +225,7 @@ def build_server(settings: Settings) -> TicketsServer:
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
-        state = ServerState(settings, bus)
+        state = ServerState(settings, bus, otlp=audit_export)  # the audit log's OTLP export, if chosen
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(state.watcher.run)

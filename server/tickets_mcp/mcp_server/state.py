@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Hashable, Iterator
@@ -34,8 +36,10 @@ from tickets_mcp.api import reporting_progress
 from tickets_mcp.api.dedup import Dedup, MemoryDedup
 from tickets_mcp.api.errors import SharedStateUnavailable
 from tickets_mcp.api.windows import MemoryWindows, RateWindows
+from tickets_mcp.mcp_server.audit import AuditLog, MemoryOnce, Once, Sink
 from tickets_mcp.mcp_server.callers import access_token, request_auth
-from tickets_mcp.mcp_server.sdk import connection_of
+from tickets_mcp.mcp_server.journal import Changes, JournalStore, MemoryJournal, Writer, trace_id
+from tickets_mcp.mcp_server.sdk import connection_of, on_connection_close
 from tickets_mcp.mcp_server.subscriptions import Exchange, IdentityBus, LocalExchange, ThreadWatcher
 from tickets_mcp.runtime import build_client
 from tickets_mcp.settings import Settings
@@ -48,6 +52,7 @@ POOL_SIZE = 256  # credentials the API has accepted (the protected part of a `Ca
 PENDING_SIZE = 32  # credentials not accepted yet: made-up ones, and new users before their first answer
 IDLE_SECONDS = 900.0
 SERVER_IDENTITY = "server"  # the identity of the server's own credential
+CONNECTIONS = 4096  # 2025-11-25 connections whose journal is named here
 
 
 @dataclass(frozen=True)
@@ -60,13 +65,22 @@ class SharedState:
     dedup: Dedup = field(default_factory=MemoryDedup)
     limits: RateWindows = field(default_factory=MemoryWindows)
     watches: Exchange = field(default_factory=LocalExchange)
+    journal: JournalStore = field(default_factory=MemoryJournal)  # the sessions' writes
+    once: Once = field(default_factory=MemoryOnce)  # the writes in the audit log
     close: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     def in_redis(cls, url: str, *, slot_lease: float = 300.0, poll_interval: float = 60.0) -> SharedState:
         """The same state in the Redis at ``url``; the ``redis`` package is imported only here. ``slot_lease``:
         the longest a send may hold a pacing slot (a crashed replica's slot is freed then)."""
-        from tickets_mcp.redis_state import RedisDedup, RedisExchange, RedisLink, RedisWindows
+        from tickets_mcp.redis_state import (
+            RedisDedup,
+            RedisExchange,
+            RedisJournal,
+            RedisLink,
+            RedisOnce,
+            RedisWindows,
+        )
 
         link = RedisLink(url)
         return cls(
@@ -74,6 +88,8 @@ class SharedState:
             dedup=RedisDedup(link),
             limits=RedisWindows(link, lease=slot_lease, hold_after_loss=False),
             watches=RedisExchange(link, poll_interval),
+            journal=RedisJournal(link),
+            once=RedisOnce(link),
             close=link.aclose,
         )
 
@@ -182,6 +198,7 @@ class Caller:
         self.settings = server.settings
         self.calls = server.calls
         self.watcher = server.watcher
+        self.changes = server.changes
         self.identity = identity
         self.catalog = catalog
         self._client = client
@@ -326,13 +343,15 @@ class CallerPool(Generic[E]):
 class ServerState:
     """What the server's lifespan holds; `caller_of` gives a request its caller's `Caller`."""
 
-    def __init__(self, settings: Settings, bus: IdentityBus) -> None:
+    def __init__(self, settings: Settings, bus: IdentityBus, otlp: Callable[[], Sink] | None = None) -> None:
         self.settings = settings
         # Its keys carry the identity or the account. With TICKETS_MCP_REDIS_URL it lives in the Redis the
         # replicas share, and so do the session limits; else each has its own in this process.
         self.shared = SharedState.of(settings)
         self.calls = CallLimit(self.shared.limits, settings.calls_per_minute, settings.rate_window)
         self.watcher = ThreadWatcher(self._mark, settings.poll_interval, bus, self.shared.watches)
+        self.changes = Changes(self.shared.journal, AuditLog.of(settings, self.shared.once, otlp))
+        self._connections: dict[Hashable, str] = {}  # a 2025-11-25 connection -> its journal's name
         self._client: TicketsClient | None = None
         catalog = CatalogCache(self._own_client, settings.catalog_ttl)
         self.own = Caller(self, SERVER_IDENTITY, self._own_client, catalog)
@@ -377,11 +396,31 @@ class ServerState:
             ticket = await caller.client.get_ticket(number)
         return (ticket.updated_at, ticket.unread_comments_count, ticket.status)
 
+    def journal_key(self, ctx: ServerRequestContext[Any], key: Hashable) -> str:
+        """The name a session's journal is kept under: its `session_key`, a 2025-11-25 connection named by a
+        random token instead of its address (which another replica, or a later connection, may reuse)."""
+        if not (isinstance(key, tuple) and key[1:2] == ("session",)):
+            return json.dumps(key, default=str)
+        connection = key[2]
+        name = self._connections.get(connection)
+        if name is None:
+            while len(self._connections) >= CONNECTIONS:  # those whose close was not seen
+                self._connections.pop(next(iter(self._connections)))
+            name = self._connections[connection] = f"{key[0]}|connection|{secrets.token_hex(16)}"
+            on_connection_close(ctx, lambda: self._forget(connection))
+        return name
+
+    def _forget(self, connection: Hashable) -> None:
+        name = self._connections.pop(connection, None)
+        if name is not None and isinstance(self.shared.journal, MemoryJournal):
+            self.shared.journal.forget(name)
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
         if self.pool is not None:
             await self.pool.aclose()
+        self.changes.audit.close()
         await self.shared.aclose()
 
 
@@ -411,6 +450,18 @@ def session_key(ctx: ServerRequestContext[Any]) -> Hashable:
             return (identity, "client", str(info.get("name")), str(info.get("version")))
         return (identity, "client", str(info))
     return (identity, "session", connection_of(ctx))
+
+
+def writer_of(ctx: Context | ServerRequestContext[Any]) -> Writer:
+    """Who makes a write in this request, for its record (`journal.Changes.note`)."""
+    request = ctx.request_context if isinstance(ctx, Context) else ctx
+    server = cast(ServerState, request.lifespan_context)
+    caller = server.caller(request)
+    token = access_token(request)
+    subject = token.subject or token.client_id if token is not None else None
+    identity = caller.client.identity
+    journal = server.journal_key(request, session_key(request))
+    return Writer(subject or identity, identity, journal, trace_id())
 
 
 def charge_session(ctx: Context) -> Callable[[], Awaitable[float | None]]:

@@ -41,16 +41,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 
+from anyio import get_cancelled_exc_class
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from tickets_mcp.api import TicketsApiError, TicketsClient
+from tickets_mcp.mcp_server.attachments import Attachments, NotAttachable, over_http, prepare
 from tickets_mcp.mcp_server.declare import Kind, ToolSpec, subject_of
 from tickets_mcp.mcp_server.outputs import WriteOutcome, ticket_view
 from tickets_mcp.mcp_server.results import fail, from_api_error, ok
 from tickets_mcp.mcp_server.safety import clean_outbound, describe_secrets, find_secrets
-from tickets_mcp.mcp_server.state import caller_of, progress_to
+from tickets_mcp.mcp_server.state import caller_of, progress_to, writer_of
 from tickets_mcp.settings import Toolset
 
 # What to do about a suspected secret. The API takes secret ids on a create, but documents no way to
@@ -93,6 +95,8 @@ class Plan:
     allow_secrets: bool = False
     send: Send | None = None
     report: Report | None = None
+    before: dict[str, Any] = field(default_factory=dict)  # what the write replaces, for its undo (journal)
+    attachments: Attachments | None = None  # checked; uploaded before the send, their UUIDs added to files
 
     @property
     def asks(self) -> bool:
@@ -165,7 +169,14 @@ def scan_also(about: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
 
 
 async def message_plan(
-    ctx: Context, number: int, body: str, files: list[Any] | None, allow_secrets: bool, *, reopen: bool
+    ctx: Context,
+    number: int,
+    body: str,
+    files: list[Any] | None,
+    allow_secrets: bool,
+    *,
+    reopen: bool,
+    attachments: list[Any] | None = None,
 ) -> Plan:
     """The plan of a message to a ticket's thread: a comment (the ticket must be open) or a reopening
     (it must be closed). The ticket is read first, asked or not: a message that cannot succeed is
@@ -181,10 +192,34 @@ async def message_plan(
     texts, about = outbound({"body": body}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action=action, **about)
+    try:
+        attached = await attachments_of(ctx, attachments, files)
+    except NotAttachable as exc:
+        return refused(action, exc.message, exc.code)
     if ticket_view(await caller_of(ctx).client.get_ticket(number)).closed != reopen:
         return refused(action, why, code)
     sent = {"body": texts["body"], **({"files": [str(f) for f in files]} if files else {})}
-    return Plan(action=action, body=sent, **about)
+    return Plan(action=action, body=sent, **with_attachments(about, attached))
+
+
+async def attachments_of(
+    ctx: Context, given: list[Any] | None, files: list[Any] | None
+) -> Attachments | None:
+    """The checked attachments of a write (`attachments.prepare`); raises `NotAttachable`."""
+    caller = caller_of(ctx)
+    return await prepare(caller, given, files, http=over_http(caller, ctx))
+
+
+def with_attachments(about: dict[str, Any], attached: Attachments | None) -> dict[str, Any]:
+    """The plan fields about the texts (`outbound`), with the attachments and the secrets found in them."""
+    if attached is None:
+        return about
+    found = [about["secrets"]] if about.get("secrets") else []
+    if attached.secrets:
+        found.append(attached.secrets)
+    cleaned = {**about.get("cleaned", {}), **{a.where: a.cleaned for a in attached.items if a.cleaned}}
+    more = {"secrets": "; ".join(found)} if found else {}
+    return {**about, "attachments": attached, "cleaned": cleaned, **more}
 
 
 def vote_plan(action: str, score: int, texts: dict[str, str], about: dict[str, Any]) -> Plan:
@@ -216,7 +251,8 @@ async def access_plan(
         if v1
         else {"access_level": level, "keystone_projects": projects}
     )
-    return Plan(action=action, body=body, always_ask=True)
+    before = {"access_level": ticket.access_level, "keystone_projects": list(ticket.keystone_projects)}
+    return Plan(action=action, body=body, always_ask=True, before=before)
 
 
 def masked(value: Any) -> Any:
@@ -235,9 +271,13 @@ def masked(value: Any) -> Any:
 def question(plan: Plan) -> str:
     """The consent question: the exact body, a suspected secret masked by its kind."""
     sent = json.dumps(masked(plan.body), ensure_ascii=False)
-    text = f"{plan.action}?\nThis will be sent to the Selectel Tickets API: {sent}"
+    text = f"{plan.action}?" + (
+        f"\nThis will be sent to the Selectel Tickets API: {sent}" if plan.body else ""
+    )
     if plan.secrets and not plan.allow_secrets:
         text += f"\nWarning: it looks like it contains {plan.secrets} (masked above). Send it anyway?"
+    if plan.attachments is not None:
+        text += plan.attachments.question()
     return text
 
 
@@ -264,7 +304,17 @@ def write(
 
         async def handler(**arguments: Any) -> CallToolResult:
             ids = {k: arguments[k] for k in IDS if arguments.get(k) is not None}
-            return await carry_out(arguments["ctx"], arguments["plan"], arguments["consent"], ids)
+            ctx, plan = arguments["ctx"], arguments["plan"]
+            changes, writer = caller_of(ctx).changes, lambda: writer_of(ctx)  # the journal and audit log
+            try:
+                result = await carry_out(ctx, plan, arguments["consent"], ids)
+            except TicketsApiError as exc:  # answered here, so that its record is made here too
+                result = from_api_error(exc, subject=subject_of(arguments))
+            except get_cancelled_exc_class():  # the caller went away mid-write: it may have been sent
+                await changes.interrupted(writer, name, plan, ids)
+                raise
+            await changes.note(writer, name, plan, ids, result)
+            return result
 
         resolved = [
             inspect.Parameter(
@@ -316,9 +366,16 @@ async def carry_out(
         return refusal
     if (preview := plan.preview()) is not None:
         return preview
+    if (unaudited := caller_of(ctx).changes.unaudited()) is not None:  # TICKETS_MCP_AUDIT_REQUIRED
+        return unaudited
     assert plan.send is not None, f"{plan.action}: the planner did not say how to send it"
+    body = {k: v for k, v in plan.body.items() if v is not None}
     with progress_to(ctx):
-        answer = await plan.send(caller_of(ctx).client, {k: v for k, v in plan.body.items() if v is not None})
+        if plan.attachments is not None:  # uploaded first; a failed upload sends nothing
+            return await plan.attachments.carry_out(
+                caller_of(ctx).client, body, plan.send, plan.finished, ids
+            )
+        answer = await plan.send(caller_of(ctx).client, body)
     return plan.finished(answer)
 
 

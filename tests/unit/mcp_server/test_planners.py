@@ -14,7 +14,7 @@ from mcp.server.mcpserver import AcceptedElicitation
 from tickets_mcp.api import InvalidRequest, NotFound, RateLimited, TicketsApiError
 from tickets_mcp.api.models import Comment, TicketV1, TicketV2
 from tickets_mcp.mcp_server.declare import ToolSpec
-from tickets_mcp.mcp_server.state import Caller, CatalogCache, ServerState
+from tickets_mcp.mcp_server.state import Caller, CatalogCache, ServerState, writer_of
 from tickets_mcp.mcp_server.subscriptions import IdentityBus
 from tickets_mcp.mcp_server.tools import comments, legacy, tickets
 from tickets_mcp.mcp_server.writes import NotAsked, Plan, not_sent, question, refused
@@ -29,6 +29,8 @@ CLOSED = {**OPEN, "status": "closed"}
 
 class FakeClient:
     """The reads a planner makes, answered from dicts; a read of something unknown raises NotFound."""
+
+    identity = "static:fake"  # the credential's hash, as a write's record names its caller
 
     def __init__(
         self,
@@ -65,7 +67,9 @@ def context(client: FakeClient) -> SimpleNamespace:
     """A request context whose lifespan value is a real ServerState serving ``client`` as its own caller."""
     state = ServerState(Settings(), IdentityBus())
     state.own = Caller(state, "server", lambda: client, CatalogCache(lambda: client, 300.0))
-    return SimpleNamespace(lifespan_context=state)
+    return SimpleNamespace(
+        lifespan_context=state, protocol_version="2026-07-28", meta={}
+    )  # a sessionless call
 
 
 def planner(spec: ToolSpec) -> Callable[..., Any]:
@@ -211,6 +215,13 @@ async def test_the_tool_body_of_a_refused_plan_sends_nothing_and_says_so() -> No
     assert result.is_error
     out = result.structured_content or {}
     assert (out["code"], out["sent"], out["number"]) == ("ticket_closed", False, 7)
+    (record,) = await ctx.lifespan_context.changes.latest(writer_of(ctx).session)  # its record is made
+    assert (record.tool, record.outcome, record.code, record.number) == (
+        "close_ticket",
+        "refused",
+        "ticket_closed",
+        7,
+    )
 
 
 async def test_a_close_comment_without_a_score_is_refused_without_reading() -> None:

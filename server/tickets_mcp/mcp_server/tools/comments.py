@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -13,6 +14,8 @@ from tickets_mcp.api import types as t
 from tickets_mcp.api.models import Comment, Vote
 from tickets_mcp.mcp_server.arguments import (
     AllowSecrets,
+    AttachmentArg,
+    Attachments,
     Before,
     Body,
     CommentId,
@@ -21,9 +24,11 @@ from tickets_mcp.mcp_server.arguments import (
     Page,
     VoteComment,
 )
+from tickets_mcp.mcp_server.attachments import NotAttachable, read_attachment
 from tickets_mcp.mcp_server.declare import ADD, READ, tool
-from tickets_mcp.mcp_server.outputs import CommentList, comment_view
+from tickets_mcp.mcp_server.outputs import AttachedOutcome, AttachmentFile, CommentList, comment_view
 from tickets_mcp.mcp_server.results import fail, ok
+from tickets_mcp.mcp_server.safety import one_line
 from tickets_mcp.mcp_server.state import caller_of
 from tickets_mcp.mcp_server.threads import (
     CLOSED_NOTE,
@@ -34,15 +39,29 @@ from tickets_mcp.mcp_server.threads import (
     read_thread,
     tool_howto,
 )
-from tickets_mcp.mcp_server.writes import Plan, message_plan, outbound, refused, vote_plan, write
+from tickets_mcp.mcp_server.writes import (
+    Plan,
+    attachments_of,
+    message_plan,
+    outbound,
+    refused,
+    vote_plan,
+    with_attachments,
+    write,
+)
 
 
-@write("comments", ADD, title="Add comment")
+@write("comments", ADD, title="Add comment", out=AttachedOutcome)
 async def add_comment(
-    ctx: Context, number: Number, body: Body, files: Files = None, allow_secrets: AllowSecrets = False
+    ctx: Context,
+    number: Number,
+    body: Body,
+    files: Files = None,
+    attachments: Attachments = None,
+    allow_secrets: AllowSecrets = False,
 ) -> Plan:
     """Post a comment to an open ticket as the client (closed tickets need reopen_ticket first)."""
-    plan = await message_plan(ctx, number, body, files, allow_secrets, reopen=False)
+    plan = await message_plan(ctx, number, body, files, allow_secrets, reopen=False, attachments=attachments)
 
     def added(comment: Comment) -> tuple[str, dict[str, Any]]:
         view = comment_view(comment)
@@ -123,4 +142,48 @@ async def rate_comment(
     )
 
 
-TOOLS = (add_comment, list_comments, get_comment, rate_comment)
+@write("comments", ADD, title="Upload file", out=AttachedOutcome)
+async def upload_file(
+    ctx: Context,
+    filename: Annotated[str | None, Field(description="With text or content_base64.")] = None,
+    text: str | None = None,
+    content_base64: str | None = None,
+    path: Annotated[str | None, Field(description="Under TICKETS_MCP_FILE_ROOTS; stdio only.")] = None,
+    allow_secrets: AllowSecrets = False,
+) -> Plan:
+    """Upload one file now (20 MB at most; with files, 10 per comment), to attach later by its UUID in files."""
+    entry = AttachmentArg(path=path, filename=filename, content_base64=content_base64, text=text)
+    try:
+        attached = await attachments_of(ctx, [entry], None)
+    except NotAttachable as exc:
+        return refused("Upload a file", exc.message, exc.code)
+    assert attached is not None
+    item = attached.items[0]
+    about = with_attachments({"allow_secrets": allow_secrets}, replace(attached, standalone=True))
+
+    async def nothing_more(client: Any, body: dict[str, Any]) -> list[str]:
+        return list(body["files"])  # the upload is the whole write
+
+    def uploaded(uuids: list[str]) -> tuple[str, dict[str, Any]]:
+        return (
+            f"Uploaded {item.filename} ({uuids[0]}): attach it with files=[{uuids[0]!r}] on add_comment, "
+            "reopen_ticket or create_ticket.",
+            {},
+        )
+
+    return Plan(action=f"Upload the file {one_line(item.filename, 120)}", **about).then(
+        nothing_more, uploaded
+    )
+
+
+@tool("comments", READ, title="Get attachment")
+async def get_attachment(
+    ctx: Context,
+    uuid: Annotated[t.FileId, Field(description="From a comment's files.")],
+    offset: Annotated[int, Field(ge=0, description="Start of the text part to read."), t.NotBoolean] = 0,
+) -> Annotated[CallToolResult, AttachmentFile]:
+    """Read one attachment: text fenced as untrusted (a long one in parts, from offset), an image as an image, other files as a blob."""
+    return await read_attachment(caller_of(ctx), str(uuid), offset)
+
+
+TOOLS = (add_comment, list_comments, get_comment, rate_comment, upload_file, get_attachment)

@@ -22,6 +22,7 @@ from tickets_mcp.api.models import CreateTicketResult, TicketV1, TicketV2, Vote
 from tickets_mcp.api.operations import new_ticket_body
 from tickets_mcp.mcp_server.arguments import (
     AllowSecrets,
+    Attachments,
     Before,
     Body,
     CategoryFieldArg,
@@ -32,8 +33,10 @@ from tickets_mcp.mcp_server.arguments import (
     VoteComment,
     with_filters,
 )
+from tickets_mcp.mcp_server.attachments import NotAttachable
 from tickets_mcp.mcp_server.declare import ADD, CLOSE, READ, REPLACE, tool
 from tickets_mcp.mcp_server.drafts import check_draft, possible_duplicates
+from tickets_mcp.mcp_server.journal import KEEP, ChangeList, changes_markdown
 from tickets_mcp.mcp_server.markdown import (
     Clock,
     Rendered,
@@ -42,6 +45,7 @@ from tickets_mcp.mcp_server.markdown import (
     render_ticket_list,
 )
 from tickets_mcp.mcp_server.outputs import (
+    AttachedOutcome,
     Count,
     DraftOutcome,
     ListedTicket,
@@ -55,7 +59,7 @@ from tickets_mcp.mcp_server.outputs import (
 )
 from tickets_mcp.mcp_server.results import ok
 from tickets_mcp.mcp_server.safety import quoted
-from tickets_mcp.mcp_server.state import caller_of, progress_to
+from tickets_mcp.mcp_server.state import caller_of, progress_to, writer_of
 from tickets_mcp.mcp_server.threads import (
     MOST_READS,
     Latest,
@@ -72,6 +76,7 @@ from tickets_mcp.mcp_server.writes import (
     Plan,
     Report,
     access_plan,
+    attachments_of,
     cleaned_note,
     masked,
     message_plan,
@@ -79,6 +84,7 @@ from tickets_mcp.mcp_server.writes import (
     refused,
     scan_also,
     vote_plan,
+    with_attachments,
     write,
 )
 
@@ -257,6 +263,7 @@ class DraftPlan(Plan):
             possible_duplicates=self.duplicates,
             preview=masked(self.body),
             cleaned=self.cleaned or None,
+            attachments=self.attachments.outs() if self.attachments is not None else None,
         )
 
     def preview(self) -> CallToolResult | None:
@@ -278,6 +285,8 @@ class DraftPlan(Plan):
         notes = [f"- warning: {w}" for w in self.warnings]
         notes += [f"- not checked: {u}" for u in self.unchecked]
         notes += [duplicate_line(d) for d in self.duplicates]
+        if self.attachments is not None:
+            notes += [f"{a.line()} checked; uploaded when it is created" for a in self.attachments.items]
         result = ok("\n".join([head, *lines, *notes]) + cleaned_note(self), self.outcome())
         if self.dry_run:
             return result  # a dry run's verdict is a normal result, problems or not
@@ -321,6 +330,7 @@ async def create_ticket(
     files: Annotated[
         t.NewTicketFiles | None, Field(description="File UUIDs from the attachments API.")
     ] = None,
+    attachments: Attachments = None,
     secrets: Annotated[
         list[t.SecretId] | None, Field(description="Secret ids for the first comment.")
     ] = None,
@@ -334,6 +344,10 @@ async def create_ticket(
     texts, about = outbound({"summary": summary, "comment_body": comment_body}, allow_secrets=allow_secrets)
     if "refusal" in about:
         return Plan(action="Create a ticket", **about)
+    try:
+        about = with_attachments(about, await attachments_of(ctx, attachments, files))
+    except NotAttachable as exc:
+        return refused("Create a ticket", exc.message, exc.code)
     structured = {f"category_fields[{i}]": "\n".join(f.values) for i, f in enumerate(category_fields or [])}
     if body_values:
         structured["body_values"] = json.dumps(body_values, ensure_ascii=False)
@@ -439,12 +453,17 @@ async def close_ticket(
     )
 
 
-@write("tickets", ADD, title="Reopen ticket")
+@write("tickets", ADD, title="Reopen ticket", out=AttachedOutcome)
 async def reopen_ticket(
-    ctx: Context, number: Number, body: Body, files: Files = None, allow_secrets: AllowSecrets = False
+    ctx: Context,
+    number: Number,
+    body: Body,
+    files: Files = None,
+    attachments: Attachments = None,
+    allow_secrets: AllowSecrets = False,
 ) -> Plan:
     """Reopen a closed ticket with a comment saying why (the problem came back, the answer was wrong...)."""
-    plan = await message_plan(ctx, number, body, files, allow_secrets, reopen=True)
+    plan = await message_plan(ctx, number, body, files, allow_secrets, reopen=True, attachments=attachments)
 
     def reopened(ticket: TicketV1) -> tuple[str, dict[str, Any]]:
         return f"Reopened ticket #{number}.", {"number": number, "ticket": ticket_view(ticket)}
@@ -483,6 +502,19 @@ async def rate_ticket(
     )
 
 
+# -- what changed ----------------------------------------------------------------------------------
+
+
+@tool("tickets", READ, title="List changes", open_world=False)
+async def list_changes(
+    ctx: Context,
+    limit: Annotated[int, Field(ge=1, le=KEEP, description="How many, latest first.")] = 20,
+) -> Annotated[CallToolResult, ChangeList]:
+    """List this session's writes, latest first: outcome, what changed, and the call that undoes it where the API has one."""
+    items = await caller_of(ctx).changes.latest(writer_of(ctx).session, limit)
+    return ok(changes_markdown(items), ChangeList(items=items, count=len(items)))
+
+
 TOOLS = (
     search_tickets,
     count_tickets,
@@ -492,4 +524,5 @@ TOOLS = (
     close_ticket,
     reopen_ticket,
     rate_ticket,
+    list_changes,
 )
