@@ -40,6 +40,12 @@ _FLAGS: dict[str, dict[str, Any]] = {
         "default": None,
         "help": "refuse consent-gated writes when the client cannot ask the user",
     },
+    "--no-apps": {
+        "action": "store_false",
+        "dest": "apps",
+        "default": None,
+        "help": "serve no MCP App views (the draft form, the thread view)",
+    },
     "--toolsets": {"help": "comma list of tickets,comments,catalog,legacy or all"},
     "--language": {"choices": ["en", "ru"], "help": "language of localized names"},
     "--transport": {"choices": ["stdio", "http"], "help": "stdio (default) or streamable http"},
@@ -99,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = [flag[2:].replace("-", "_") for flag in _FLAGS]
+    names = [options.get("dest", flag[2:].replace("-", "_")) for flag, options in _FLAGS.items()]
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     require_consent: bool = Field(
         False, validation_alias=_env("require_consent", "TICKETS_MCP_REQUIRE_CONSENT")
     )
+    # MCP Apps: the draft form and the thread view for hosts that render them (off: `--no-apps`).
+    apps: bool = Field(True, validation_alias=_env("apps", "TICKETS_MCP_APPS"))
 
     # Transport.
     transport: Literal["stdio", "http"] = Field(

@@ -68,7 +68,7 @@ def _default(value: Any) -> str:
 
 
 def test_configuration_table_has_every_setting_flag_and_default() -> None:
-    flags = {flag[2:].replace("-", "_"): flag for flag in _FLAGS}
+    flags = {options.get("dest", flag[2:].replace("-", "_")): flag for flag, options in _FLAGS.items()}
     expected = []
     for name, info in Settings.model_fields.items():
         env = info.validation_alias.choices[1]  # type: ignore[union-attr]

@@ -19,5 +19,6 @@ them as ``from support.<module> import ...`` (pyproject's ``pythonpath = ["tests
 - fake_pool: a fake pooled client and clock for the `CallerPool` tests;
 - fake_creates: fake creates for the dedup tests; tickets: realistic ticket, thread and catalog data;
 - cli: the venv's `tickets-mcp` console script, run in a clean environment; node_tools: the pinned
-  third-party Node tools (Inspector, conformance suite, mcpb); uv_runner: uv configured like pip.
+  third-party Node tools (Inspector, conformance suite, mcpb); uv_runner: uv configured like pip;
+- app_host: the host side of MCP Apps for the browser suite (its page: app_host.html).
 """

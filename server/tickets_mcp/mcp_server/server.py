@@ -31,6 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from tickets_mcp import __version__
+from tickets_mcp.mcp_server.apps import AppGate
+from tickets_mcp.mcp_server.apps import extension as apps_extension
 from tickets_mcp.mcp_server.callers import (
     BearerGuard,
     CredentialGuard,
@@ -75,6 +77,7 @@ class ToolGate:
         self.enabled: dict[str, ToolSpec] = {}
         self.disabled: dict[str, str] = {}
         self._ready = False
+        self.apps = AppGate() if settings.apps else None  # the MCP App's views and helpers (apps.py)
 
     def prepare(self) -> None:
         """Serve the tools the settings enable. Done on first use rather than at start-up: importing the
@@ -84,6 +87,10 @@ class ToolGate:
         from tickets_mcp.mcp_server.tools import select_tools
 
         served, self.disabled = select_tools(self.settings)  # toolsets, --read-only, the tool filters
+        if self.apps is not None:
+            from tickets_mcp.mcp_server.app_tools import APP_TOOLS
+
+            served = [*served, *self.apps.serve(served, APP_TOOLS)]
         self.enabled = {s.name: s for s in served}
         for spec in served:
             add_tool(self.server, spec.sdk_tool)
@@ -94,11 +101,18 @@ class ToolGate:
             return await call_next(ctx)
         self.prepare()
         if ctx.method == "tools/list":
-            return listed_tools(ctx, self.settings, self.enabled, await call_next(ctx))  # OAuth scopes
+            listed = listed_tools(ctx, self.settings, self.enabled, await call_next(ctx))  # OAuth scopes
+            return listed if self.apps is None else self.apps.listed(ctx, listed)
         params = ctx.params or {}
         name = str(params.get("name"))
         if name in self.disabled:
             return fail(self.disabled[name], code="tool_disabled")
+        if self.apps is not None and (
+            refused := self.apps.refused(
+                ctx, name, lambda n: refused_tool(ctx, self.settings, self.enabled.get(n))
+            )
+        ):
+            return refused  # an app-only tool outside an app, or what the tool it follows is refused
         if (refused := refused_tool(ctx, self.settings, self.enabled.get(name))) is not None:
             return refused  # a write without the OAuth scope tickets:write
         calls = ctx.lifespan_context.calls
@@ -247,6 +261,7 @@ def build_server(settings: Settings) -> TicketsServer:
         subscriptions=bus,
         request_state_security=request_state_security(settings),
         **server_options(settings),  # OAuth resource-server mode: auth settings and token verifier
+        extensions=[apps_extension()] if settings.apps else [],  # MCP Apps: the views (apps.py)
     )
     gate = ToolGate(mcp, settings)
     mcp.prepare_tools = gate.prepare
