@@ -24,7 +24,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from support.mcp_client import Elicitor, text_of
 from support.redis_server import RedisServer
-from support.servers import RoundRobin, ServerProcess
+from support.sandbox import upstream_env
+from support.servers import RoundRobin, ServerProcess, running_replicas
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 pytestmark = pytest.mark.anyio
@@ -54,9 +55,7 @@ def cluster(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory)
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
     with run_sandbox(creates_per_minute=10_000, comments_per_minute=10_000) as sb:
         env = {
-            "SELECTEL_TOKEN": sb.token,
-            "SELECTEL_TICKETS_URL": sb.base_url,
-            "SELECTEL_IDENTITY_URL": sb.identity_url,
+            **upstream_env(sb),
             "TICKETS_MCP_REDIS_URL": redis_server.url,
             "TICKETS_MCP_STATE_KEY": STATE_KEY,
             "TICKETS_MCP_CREATES_PER_MINUTE": "10000",
@@ -64,16 +63,8 @@ def cluster(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory)
             "TICKETS_MCP_CALLS_PER_MINUTE": "0",
             "TICKETS_MCP_AUDIT_LOG": str(audit),
         }
-        replicas = [ServerProcess(env) for _ in range(3)]
-        try:
-            for replica in replicas:
-                replica.start()
+        with running_replicas(env, secret=sb.token) as replicas:
             yield Cluster(sb, audit, replicas)
-        finally:
-            for replica in replicas:
-                replica.stop()
-        for replica in replicas:
-            assert sb.token not in replica.stderr(), "the credential reached a log"
 
 
 @asynccontextmanager

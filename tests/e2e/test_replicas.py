@@ -27,7 +27,8 @@ from mcp.types import ResourceUpdatedNotification
 
 from support.mcp_client import Elicitor, text_of
 from support.redis_server import RedisServer
-from support.servers import RoundRobin, ServerProcess
+from support.sandbox import upstream_env
+from support.servers import RoundRobin, ServerProcess, running_replicas
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
 pytestmark = pytest.mark.anyio
@@ -51,9 +52,7 @@ def cluster(redis_server: RedisServer) -> Iterator[Cluster]:
     redis_server.flush()
     with run_sandbox(time_scale=WINDOW / 60) as sb:
         env = {
-            "SELECTEL_TOKEN": sb.token,
-            "SELECTEL_TICKETS_URL": sb.base_url,
-            "SELECTEL_IDENTITY_URL": sb.identity_url,
+            **upstream_env(sb),
             "TICKETS_MCP_REDIS_URL": redis_server.url,
             "TICKETS_MCP_STATE_KEY": STATE_KEY,
             "TICKETS_MCP_RATE_WINDOW": str(WINDOW),
@@ -61,16 +60,8 @@ def cluster(redis_server: RedisServer) -> Iterator[Cluster]:
             "TICKETS_MCP_POLL_INTERVAL": "0.2",
             "TICKETS_MCP_CALLS_PER_MINUTE": "40",
         }
-        replicas = [ServerProcess(env) for _ in range(3)]
-        try:
-            for replica in replicas:
-                replica.start()
+        with running_replicas(env, secret=sb.token) as replicas:
             yield Cluster(sb, redis_server, replicas)
-        finally:
-            for replica in replicas:
-                replica.stop()
-        for replica in replicas:
-            assert sb.token not in replica.stderr(), "the credential reached a log"
 
 
 @asynccontextmanager

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from support.mcp_client import http_client, text_of
+from support.sandbox import upstream_env
 from support.servers import ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
@@ -48,11 +49,7 @@ class Running:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Running]:
     with run_sandbox() as sb:
-        env = {
-            "SELECTEL_TOKEN": sb.token,
-            "SELECTEL_TICKETS_URL": sb.base_url,
-            "SELECTEL_IDENTITY_URL": sb.identity_url,
-        }
+        env = upstream_env(sb)
         process = ServerProcess(env, ["--calls-per-minute", "0"]).start()
         try:
             yield Running(sb, process.url)

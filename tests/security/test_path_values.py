@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from support.mcp_client import http_client, text_of
+from support.sandbox import upstream_env
 from support.servers import ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
@@ -30,11 +31,7 @@ class Running:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Running]:
     with run_sandbox() as sb:
-        env = {
-            "SELECTEL_TOKEN": sb.token,
-            "SELECTEL_TICKETS_URL": sb.base_url,
-            "SELECTEL_IDENTITY_URL": sb.identity_url,
-        }
+        env = upstream_env(sb)
         process = ServerProcess({**env, "TICKETS_MCP_CATALOG_TTL": "0"}, ["--calls-per-minute", "0"]).start()
         try:
             yield Running(sb, process.url)

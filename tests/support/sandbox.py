@@ -17,6 +17,15 @@ from tickets_mcp.settings import Settings
 FAST = 1 / 60  # a time scale: the rate-limit minute becomes 1 s
 
 
+def upstream_env(sb: SandboxHandle, token: str | None = None) -> dict[str, str]:
+    """The environment that points a server process at ``sb``, with its demo token (or ``token``)."""
+    return {
+        "SELECTEL_TOKEN": token or sb.token,
+        "SELECTEL_TICKETS_URL": sb.base_url,
+        "SELECTEL_IDENTITY_URL": sb.identity_url,
+    }
+
+
 def make_settings(sb: SandboxHandle, **overrides: Any) -> Settings:
     """A server pointed at `sb` with generous limits, so tests don't pace or limit each other."""
     values: dict[str, Any] = {

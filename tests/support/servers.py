@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -131,6 +132,25 @@ class ServerProcess:
 
     def stderr(self) -> str:
         return _read(self._log)
+
+
+@contextmanager
+def running_replicas(
+    env: Mapping[str, str], count: int = 3, *, secret: str | None = None
+) -> Iterator[list[ServerProcess]]:
+    """``count`` server processes with one environment (replicas behind a balancer); on the way out each is
+    stopped, and none may have logged ``secret``."""
+    replicas = [ServerProcess(dict(env)) for _ in range(count)]
+    try:
+        for replica in replicas:
+            replica.start()
+        yield replicas
+    finally:
+        for replica in replicas:
+            replica.stop()
+    if secret is not None:
+        for replica in replicas:
+            assert secret not in replica.stderr(), "the credential reached a log"
 
 
 def _read(file: IO[str]) -> str:
