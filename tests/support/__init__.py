@@ -5,8 +5,8 @@ them as ``from support.<module> import ...`` (pyproject's ``pythonpath = ["tests
 
 - expected: the declared operations and tools the tests compare the code against;
 - servers: `free_port`, `clean_env`, `ServerProcess` (a real server process, ready when /healthz answers),
-  `RoundRobin` (requests spread over replicas);
-- sandbox: `make_settings` (a server pointed at a sandbox) and request bodies for the sandbox's HTTP API;
+  `running_replicas` (several at once), `RoundRobin` (requests spread over replicas);
+- sandbox: `make_settings` and `upstream_env` (a server, in process or not, pointed at a sandbox) and request bodies for the sandbox's HTTP API;
 - mcp_client: `text_of` (a result's text) and `Elicitor` (a scripted user answering elicitations);
 - raw_http: headers and JSON-RPC bodies for tests that speak streamable HTTP by hand;
 - api_client: the Tickets API client against a sandbox, and its settled journal (contract tests);
