@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from support.app_host import AppHost
+from support.app_host import AppHost, host_page
 from support.servers import ServerProcess
 from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 
@@ -33,9 +33,8 @@ def sandbox() -> Iterator[SandboxHandle]:
         yield sb
 
 
-@pytest.fixture(scope="package")
-def mcp_server(sandbox: SandboxHandle) -> Iterator[ServerProcess]:
-    env = {
+def server_env(sandbox: SandboxHandle) -> dict[str, str]:
+    return {
         "SELECTEL_TOKEN": sandbox.token,
         "SELECTEL_TICKETS_URL": sandbox.base_url,
         "SELECTEL_IDENTITY_URL": sandbox.identity_url,
@@ -43,9 +42,24 @@ def mcp_server(sandbox: SandboxHandle) -> Iterator[ServerProcess]:
         "TICKETS_MCP_CATALOG_TTL": "0",
         "TICKETS_MCP_DEDUP_WINDOW": "0",
     }
-    server = ServerProcess(env).start()
+
+
+@pytest.fixture(scope="package")
+def mcp_server(sandbox: SandboxHandle) -> Iterator[ServerProcess]:
+    server = ServerProcess(server_env(sandbox)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="package")
+def read_only_host(sandbox: SandboxHandle) -> Iterator[AppHost]:
+    """A host of a second server, on the same sandbox, started with TICKETS_MCP_READ_ONLY."""
+    server = ServerProcess({**server_env(sandbox), "TICKETS_MCP_READ_ONLY": "1"}).start()
+    try:
+        with AppHost(server.url) as h:
+            yield h
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="package")
@@ -70,12 +84,5 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, host: AppHost) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 760, "height": 900}, device_scale_factor=1)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.goto(host.url)
-    tab.errors = errors
-    yield tab
-    context.close()
+    with host_page(browser, host) as tab:
+        yield tab

@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from support.app_host import AppHost
+from support.app_host import AppHost, host_page
 from support.sandbox import upload
 from tickets_mcp.sandbox import SandboxHandle
 
@@ -152,6 +152,8 @@ def test_the_thread_view_pages_back_shows_untrusted_text_as_text_and_rates_a_rep
         f"#{thread['number']} Disk array degraded <b>MARK-SUMMARY</b>"
     )
     latest = view.locator("#comments > li")
+    expect(view.locator("#reply")).to_be_visible()  # a writable server: reply and rate are offered
+    expect(view.locator("#denied")).to_be_hidden()
     first_count = latest.count()
     assert 0 < first_count < 41
     expect(latest.first).to_contain_text("replacement disk")  # latest first
@@ -211,4 +213,93 @@ def test_a_draft_with_arguments_the_form_cannot_show_skips_the_form(page: Any, h
     view = page.frame_locator("#view")
     expect(view.locator("#done")).to_contain_text("body_values")
     expect(view.locator("#form")).to_be_hidden()
+    assert page.errors == []
+
+
+def test_a_read_only_server_gets_a_thread_view_without_reply_or_rating(
+    browser: Any, read_only_host: AppHost, thread: dict[str, Any]
+) -> None:
+    """The view asks `thread_actions` first, so it never offers what the server would refuse."""
+    with host_page(browser, read_only_host) as page:
+        args = {"number": thread["number"], "include_comments": True}
+        page.evaluate(
+            "args => mount(args)", {"uri": "ui://tickets/thread", "tool": "get_ticket", "args": args}
+        )
+        view = page.frame_locator("#view")
+        expect(view.locator("#denied")).to_have_text("Replying and rating are off: this server is read-only.")
+        expect(view.locator(f"li[data-id='{thread['reply']}']")).to_be_visible()
+        expect(view.locator(".comment.support").first).to_be_visible()
+        expect(view.locator("[data-rate]")).to_have_count(0)
+        expect(view.locator("#reply")).to_be_hidden()
+        assert [c["name"] for c in read_only_host.calls] == ["get_ticket", "thread_actions"]
+        assert page.errors == []
+
+
+def reported(page: Any) -> Any:
+    return page.evaluate("hostLog.filter(m => m.method === 'ui/notifications/size-changed').at(-1).params")
+
+
+def reports(page: Any, **size: int) -> None:
+    """Waits until the view's last size-changed says ``size`` (e.g. height=320)."""
+    page.wait_for_function(
+        """size => { const s = hostLog.filter(m => m.method === 'ui/notifications/size-changed').at(-1);
+                     return !!s && Object.entries(size).every(([k, v]) => s.params[k] === v); }""",
+        arg=size,
+        timeout=5_000,
+    )
+
+
+def scroller(view: Any) -> dict[str, int]:
+    """The view's scroll container (its body): the height it shows, the height of what it holds."""
+    return view.locator("body").evaluate(
+        "b => ({shown: b.clientHeight, held: b.scrollHeight, wide: document.documentElement.clientWidth})"
+    )
+
+
+def test_the_thread_view_fills_a_fixed_frame_and_keeps_to_a_maximum_as_the_host_changes_it(
+    page: Any, thread: dict[str, Any]
+) -> None:
+    args = {"number": thread["number"], "include_comments": True}
+    fixed = {"width": 640, "height": 320}
+    page.evaluate(
+        "args => mount(args)",
+        {"uri": "ui://tickets/thread", "tool": "get_ticket", "args": args, "dimensions": fixed},
+    )
+    view = page.frame_locator("#view")
+    expect(view.locator("#comments > li").first).to_contain_text("replacement disk")
+    reports(page, height=320)  # the frame's height: it fills it
+    box = scroller(view)
+    assert box["shown"] == 320 and box["held"] > 2 * 320 and box["wide"] == 640  # it scrolls inside
+    assert view.locator("body").evaluate("b => { b.scrollTop = 200; return b.scrollTop; }") == 200
+
+    page.evaluate("hostResize({maxHeight: 400, maxWidth: 500})")  # host-context-changed
+    reports(page, height=400, width=500)  # capped, not the height of its content
+    box = scroller(view)
+    assert box["shown"] == 400 and box["held"] > 400 and box["wide"] == 500
+
+    page.evaluate("hostResize({maxHeight: 20000})")  # a cap above the content: as tall as its content
+    for _ in range(50):  # until the frame has settled at the height the view reports
+        box, size = scroller(view), reported(page)
+        if box["shown"] == box["held"] == size["height"]:
+            break
+        page.wait_for_timeout(100)
+    assert size["height"] > 1000 and box["shown"] == box["held"] == size["height"]  # no inner scrolling
+    assert page.errors == []
+
+
+def test_the_draft_form_keeps_to_the_hosts_maximum_height(page: Any) -> None:
+    model_call = {"summary": "Disk slow", "categories": ["dedicated_servers"], "dry_run": True}
+    page.evaluate(
+        "args => mount(args)",
+        {"uri": "ui://tickets/draft", "tool": "create_ticket", "args": model_call,
+         "dimensions": {"maxHeight": 300}},
+    )  # fmt: skip
+    view = page.frame_locator("#view")
+    expect(view.locator("#category")).to_have_value("dedicated_servers")
+    reports(page, height=300)
+    box = scroller(view)
+    assert box["shown"] == 300 and box["held"] > 300
+    expect(view.locator("#create")).to_be_attached()  # the end of the form is there, scrolled to
+    view.locator("#create").scroll_into_view_if_needed()
+    assert view.locator("body").evaluate("b => b.scrollTop") > 0
     assert page.errors == []

@@ -28,7 +28,7 @@ from tickets_mcp.sandbox import SandboxHandle
 pytestmark = pytest.mark.anyio
 
 UI = "io.modelcontextprotocol/ui"
-HELPERS = {"draft_catalog"}
+HELPERS = {"draft_catalog", "thread_actions"}
 
 
 @asynccontextmanager
@@ -59,8 +59,9 @@ async def test_an_apps_client_sees_the_views_on_the_tools_that_open_them(
             "get_ticket": {"resourceUri": THREAD},
             "list_comments": {"resourceUri": THREAD},
             "draft_catalog": {"resourceUri": DRAFT, "visibility": ["app"]},
+            "thread_actions": {"resourceUri": THREAD, "visibility": ["app"]},
         }
-        assert tools["draft_catalog"]["annotations"]["readOnlyHint"] is True
+        assert all(tools[h]["annotations"]["readOnlyHint"] is True for h in HELPERS)
         for uri in (DRAFT, THREAD):
             (content,) = (await client.read_resource(uri)).contents
             assert content.mime_type == "text/html;profile=mcp-app"
@@ -96,8 +97,9 @@ async def test_a_client_without_apps_sees_what_a_server_without_apps_shows(
         without = await listing(plain)
         assert without == await listing(off)  # the same tools, the same bytes
         assert not HELPERS & set(without) and all("ui" not in t.get("_meta", {}) for t in without.values())
-        refused = await plain.call_tool("draft_catalog", {})
-        assert refused.is_error and "only a host that renders MCP Apps" in text_of(refused)
+        for helper in HELPERS:
+            refused = await plain.call_tool(helper, {})
+            assert refused.is_error and "only a host that renders MCP Apps" in text_of(refused)
         with pytest.raises(MCPError):
             await off.read_resource(DRAFT)  # no views either
 
@@ -170,28 +172,69 @@ async def test_the_helper_follows_create_ticket_through_modes_and_filters(
 ) -> None:
     async with connect(sandbox, era, apps_client=True, **settings) as client:
         tools = await listing(client)
-        assert "create_ticket" not in tools and not HELPERS & set(tools)
+        assert "create_ticket" not in tools and "draft_catalog" not in tools
         result = await client.call_tool("draft_catalog", {})
         assert result.is_error
         opened = {name for name, t in tools.items() if "ui" in t.get("_meta", {})}
-        assert opened == {"get_ticket", "list_comments"} & set(tools)
+        thread = {"get_ticket", "list_comments"} & set(tools)
+        assert opened == thread | ({"thread_actions"} if thread else set())
 
 
 async def test_without_the_write_scope_the_helper_is_hidden_and_refused(
     sandbox: SandboxHandle, era: str
 ) -> None:
-    oauth = {
-        "oauth_issuer": "https://issuer.example",
-        "oauth_jwks_url": "https://issuer.example/jwks.json",
-        "oauth_audience": "https://tickets.example/mcp",
-        "transport": "http",
-    }
-    async with connect(sandbox, era, apps_client=True, **oauth) as client:  # in memory: no token, read only
+    async with connect(sandbox, era, apps_client=True, **READ_ONLY_TOKEN) as client:  # in memory: read only
         tools = await listing(client)
-        assert "create_ticket" not in tools and not HELPERS & set(tools)
+        assert "create_ticket" not in tools and "draft_catalog" not in tools
         assert tools["get_ticket"]["_meta"]["ui"] == {"resourceUri": THREAD}
         result = await client.call_tool("draft_catalog", {})
         assert result.is_error and result.structured_content["code"] == "insufficient_scope"
+
+
+READ_ONLY_TOKEN = {  # in memory there is no access token: the caller may read only, as with tickets:read
+    "oauth_issuer": "https://issuer.example",
+    "oauth_jwks_url": "https://issuer.example/jwks.json",
+    "oauth_audience": "https://tickets.example/mcp",
+    "transport": "http",
+}
+
+
+@pytest.mark.parametrize(
+    ("settings", "refused"),
+    [
+        ({}, {}),
+        ({"read_only": True}, {"add_comment": "read_only", "rate_comment": "read_only"}),
+        ({"exclude_tools": ("add_comment",)}, {"add_comment": "tool_disabled"}),
+        ({"tools": ("get_ticket", "rate_comment")}, {"add_comment": "tool_disabled"}),
+        ({"toolsets": ("tickets",)}, {"add_comment": "tool_disabled", "rate_comment": "tool_disabled"}),
+        (READ_ONLY_TOKEN, {"add_comment": "insufficient_scope", "rate_comment": "insufficient_scope"}),
+    ],
+    ids=["writable", "read-only", "exclude-tools", "tools", "toolsets", "oauth-read-scope"],
+)
+async def test_the_thread_view_learns_which_writes_it_may_offer_as_tools_list_shows_them(
+    sandbox: SandboxHandle, era: str, settings: dict[str, Any], refused: dict[str, str]
+) -> None:
+    async with connect(sandbox, era, apps_client=True, **settings) as client:
+        tools = await listing(client)
+        assert "thread_actions" in tools  # it follows get_ticket and list_comments, which are reads
+        result = await client.call_tool("thread_actions", {})
+        assert not result.is_error, text_of(result)
+        out = result.structured_content
+        assert out == {"allowed": [w for w in ("add_comment", "rate_comment") if w not in refused],
+                       "refused": refused}  # fmt: skip
+        assert set(out["allowed"]) == {"add_comment", "rate_comment"} & set(tools)  # as tools/list shows
+        for name in refused:  # and as tools/call answers
+            call = await client.call_tool(name, {"number": 1, "body": "x", "comment_id": 1, "score": 1})
+            assert call.is_error
+
+
+async def test_the_thread_helper_goes_with_the_tools_that_open_the_thread_view(
+    sandbox: SandboxHandle, era: str
+) -> None:
+    async with connect(sandbox, era, apps_client=True, tools=("create_ticket",)) as client:
+        tools = await listing(client)
+        assert "thread_actions" not in tools and "draft_catalog" in tools
+        assert (await client.call_tool("thread_actions", {})).is_error
 
 
 def test_no_apps_and_apps_off_turn_the_app_off(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,22 @@ from support.mcp_client import Elicitor, http_client
 
 PAGE = Path(__file__).with_name("app_host.html")
 APPS = advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})
+
+
+@contextmanager
+def host_page(browser: Any, host: AppHost) -> Iterator[Any]:
+    """A Playwright tab on ``host``'s page; ``tab.errors`` collects script errors and CSP violations."""
+    context = browser.new_context(viewport={"width": 760, "height": 900}, device_scale_factor=1)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.goto(host.url)
+    tab.errors = errors
+    try:
+        yield tab
+    finally:
+        context.close()
 
 
 def dumped(model: Any) -> Any:

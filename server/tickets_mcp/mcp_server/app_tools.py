@@ -3,6 +3,10 @@
 `draft_catalog` gives the draft form what it shows in one call: the active categories with their
 descriptions, the top-level products, and on request one category's fields and one product's
 sub-products. It follows `create_ticket`: served, listed and allowed exactly when that tool is.
+
+`thread_actions` tells the thread view which of its writes (reply, rate) this caller may make, before a
+click: computed with the gates of `tools/list` and `tools/call` (read-only mode and the tool filters,
+`select_tools`; the OAuth scopes, `refused_tool`). The tools' own results stay as they are.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from tickets_mcp.api import types as t
-from tickets_mcp.mcp_server.apps import DRAFT, AppTool
+from tickets_mcp.mcp_server.apps import DRAFT, THREAD, AppTool
+from tickets_mcp.mcp_server.callers import refused_tool
 from tickets_mcp.mcp_server.declare import READ, tool
 from tickets_mcp.mcp_server.outputs import CategoryFieldView, NamedItem, field_view, named
 from tickets_mcp.mcp_server.results import ok
 from tickets_mcp.mcp_server.state import caller_of
+from tickets_mcp.mcp_server.tools import select_tools
 
 
 class DraftCatalog(BaseModel):
@@ -55,4 +61,37 @@ async def draft_catalog(
     return ok(text + ".", out)
 
 
-APP_TOOLS = (AppTool(draft_catalog, DRAFT, follows="create_ticket"),)
+THREAD_WRITES = ("add_comment", "rate_comment")  # the thread view's reply box and rating buttons
+
+
+class ThreadActions(BaseModel):
+    allowed: list[str] = Field(description="The thread view's write tools this caller may call.")
+    refused: dict[str, str] = Field(
+        description="The others, each with why: read_only, tool_disabled or insufficient_scope."
+    )
+
+
+@tool("tickets", READ, title="Thread view actions")
+async def thread_actions(ctx: Context) -> Annotated[CallToolResult, ThreadActions]:
+    """Which of the thread view's writes (add_comment, rate_comment) this caller may call."""
+    settings = caller_of(ctx).settings
+    served, _ = select_tools(settings)  # what the server serves: read-only mode, the tool filters
+    specs = {s.name: s for s in served}
+    out = ThreadActions(allowed=[], refused={})
+    for name in THREAD_WRITES:
+        if name not in specs:
+            out.refused[name] = "read_only" if settings.read_only else "tool_disabled"
+        elif refused_tool(ctx.request_context, settings, specs[name]) is not None:
+            out.refused[name] = "insufficient_scope"  # a token without tickets:write
+        else:
+            out.allowed.append(name)
+    text = ", ".join(out.allowed) + " may be called" if out.allowed else "No write may be called"
+    if out.refused:
+        text += "; refused: " + ", ".join(f"{n} ({why})" for n, why in out.refused.items())
+    return ok(text + ".", out)
+
+
+APP_TOOLS = (
+    AppTool(draft_catalog, DRAFT, follows=("create_ticket",)),
+    AppTool(thread_actions, THREAD, follows=("get_ticket", "list_comments")),
+)

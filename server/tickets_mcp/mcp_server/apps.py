@@ -7,8 +7,8 @@ The views are single HTML files in `views/`, read when a host first asks for one
 The app is an addition, never a substitute: the tools' text and structured results are the same with
 or without it, and only a client that negotiated the extension sees `_meta.ui` or the app-only helper
 tools (`app_tools.py`), so a host without apps sees exactly what it would without this module. An
-app-only tool follows the model tool it serves (`AppTool.follows`): it is served, listed and allowed
-exactly when that tool is, so read-only mode, the tool filters and the OAuth scopes apply unchanged.
+app-only tool follows the model tools it serves (`AppTool.follows`): it is served, listed and allowed
+exactly when one of them is, so read-only mode, the tool filters and the OAuth scopes apply unchanged.
 `--no-apps` / `TICKETS_MCP_APPS=off` turns all of it off (no extension, no views, no helpers).
 """
 
@@ -75,11 +75,11 @@ def extension() -> Apps:
 
 @dataclass(frozen=True)
 class AppTool:
-    """A tool only a view calls (`visibility: ["app"]`), served exactly when the tool it follows is."""
+    """A tool only a view calls (`visibility: ["app"]`), served exactly when a tool it follows is."""
 
     spec: ToolSpec
     view: str
-    follows: str
+    follows: tuple[str, ...]
 
 
 class AppGate:
@@ -88,12 +88,13 @@ class AppGate:
 
     def __init__(self) -> None:
         self.helpers: dict[str, AppTool] = {}
+        self.served: set[str] = set()
 
     def serve(self, served: list[ToolSpec], helpers: Sequence[AppTool]) -> list[ToolSpec]:
         """Of ``helpers`` (`app_tools.APP_TOOLS`), the ones to serve beside ``served``, the model tools
         the settings enable."""
-        names = {s.name for s in served}
-        self.helpers = {t.spec.name: t for t in helpers if t.follows in names}
+        self.served = {s.name for s in served}
+        self.helpers = {t.spec.name: t for t in helpers if self.served.intersection(t.follows)}
         return [t.spec for t in self.helpers.values()]
 
     def listed(self, ctx: ServerRequestContext[Any], result: HandlerResult) -> HandlerResult:
@@ -104,7 +105,7 @@ class AppGate:
 
         def keep(item: Any) -> bool:
             helper = self.helpers.get(_name(item))
-            return helper is None or (apps and helper.follows in shown)
+            return helper is None or (apps and bool(shown.intersection(helper.follows)))
 
         items = []
         for item in filter(keep, _items(result)):
@@ -128,17 +129,19 @@ class AppGate:
         refusal: Callable[[str], CallToolResult | None],
     ) -> CallToolResult | None:
         """Why this call of an app-only tool is refused (None: allowed, or not an app-only tool).
-        ``refusal(tool)`` is the refusal of a model tool for this caller, e.g. for its OAuth scopes."""
+        ``refusal(tool)`` is the refusal of a model tool for this caller, e.g. for its OAuth scopes: the
+        helper is refused when every tool it follows that is served is."""
         helper = self.helpers.get(name)
         if helper is None:
             return None
         if not client_supports_apps(ctx):
             return fail(
                 f"{name} is a tool of this server's MCP App ({helper.view}); only a host that renders "
-                f"MCP Apps ({EXTENSION_ID}) calls it. Use {helper.follows} instead.",
+                f"MCP Apps ({EXTENSION_ID}) calls it. Use {' or '.join(helper.follows)} instead.",
                 code="tool_disabled",
             )
-        return refusal(helper.follows)
+        refusals = [refusal(f) for f in helper.follows if f in self.served]
+        return None if any(r is None for r in refusals) else refusals[0]
 
 
 def _items(result: Any) -> list[Any]:

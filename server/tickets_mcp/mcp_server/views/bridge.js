@@ -36,15 +36,45 @@ const Bridge = (() => {
       if (name.startsWith("--") && typeof value === "string") root.style.setProperty(name, value);
     }
     root.lang = lang();
+    applyDimensions(context.containerDimensions);
+  }
+  // The host's frame (containerDimensions): a fixed height is filled, a maxHeight caps the view, a
+  // maxWidth likewise (a block already fills a fixed width); the body scrolls inside. Without them the
+  // view is as tall as its content.
+  let framed = false;
+  function applyDimensions(dimensions) {
+    const root = document.documentElement.style;
+    const body = document.body.style;
+    for (const style of [root, body]) {
+      for (const key of ["height", "maxHeight", "maxWidth", "overflow", "boxSizing"]) style[key] = "";
+    }
+    const d = dimensions || {};
+    const px = (n) => (typeof n === "number" && n > 0 ? `${n}px` : "");
+    const fixed = typeof d.height === "number";
+    framed = fixed || !!px(d.maxHeight) || typeof d.width === "number" || !!px(d.maxWidth);
+    if (!framed) return;
+    root.overflow = "hidden"; // so that the body scrolls itself, not the viewport
+    body.overflow = "auto";
+    body.boxSizing = "border-box";
+    if (fixed) {
+      root.height = "100vh"; // the frame's height, whatever the host made it
+      body.height = "100%";
+    } else if (px(d.maxHeight)) {
+      root.maxHeight = body.maxHeight = px(d.maxHeight);
+    }
+    if (typeof d.width !== "number" && px(d.maxWidth)) root.maxWidth = px(d.maxWidth);
   }
   function lang() {
     const locale = context.locale || navigator.language || "en";
     return String(locale).toLowerCase().startsWith("ru") ? "ru" : "en";
   }
 
+  // The view's own box (capped as applyDimensions says), not the viewport's: the host can shrink it too.
   function reportSize() {
-    const width = Math.ceil(document.documentElement.scrollWidth);
-    const height = Math.ceil(document.documentElement.scrollHeight);
+    const root = document.documentElement;
+    const box = root.getBoundingClientRect();
+    const width = Math.ceil(framed ? box.width : root.scrollWidth);
+    const height = Math.ceil(box.height);
     const size = `${width}x${height}`;
     if (size !== lastSize) {
       lastSize = size;
@@ -80,6 +110,7 @@ const Bridge = (() => {
       case "ui/notifications/host-context-changed":
         applyContext(params);
         if (on.context) on.context(context);
+        reportSize();
         break;
       case "ui/resource-teardown":
         if (on.teardown) on.teardown();
