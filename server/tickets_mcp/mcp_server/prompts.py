@@ -61,17 +61,12 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tickets_mcp.api import NotFound, TicketsApiError
-from tickets_mcp.mcp_server.markdown import (
-    render_categories,
-    render_category_fields,
-    render_products,
-    render_ticket_list,
-)
-from tickets_mcp.mcp_server.outputs import brief, field_view, named, ticket_view
 from tickets_mcp.mcp_server.results import api_words, shown
 from tickets_mcp.mcp_server.state import Caller, caller_of, charge_session
-from tickets_mcp.mcp_server.threads import Selection, read_latest, read_thread, render_latest, tool_howto
 from tickets_mcp.mcp_server.tokens import estimate_tokens
+
+# The renderers (markdown, outputs, threads: ~35 ms of pydantic models) are imported where a prompt is got,
+# not here: registering the prompts is on the path to answering `initialize`.
 
 if TYPE_CHECKING:
     from tickets_mcp.settings import Settings
@@ -292,6 +287,9 @@ class PromptData:
 
     async def catalog_markdown(self, language: str) -> str:
         """The active categories with their fields, then the products with their sub-products."""
+        from tickets_mcp.mcp_server.markdown import render_categories, render_category_fields, render_products
+        from tickets_mcp.mcp_server.outputs import field_view, named
+
         state = self._state
         categories = await state.catalog.categories()
         parts = [render_categories([named(c, language) for c in categories])]
@@ -312,12 +310,18 @@ class PromptData:
     async def thread(self, number: int) -> tuple[str, str]:
         """The ticket, its opening comment (when it is not among the latest) and its latest comments;
         earlier ones are named with the tool call that reads them."""
+        from tickets_mcp.mcp_server.threads import Selection, read_thread, tool_howto
+
         howto = tool_howto("get_ticket", number=number, include_comments=True)
         thread = await read_thread(self._state, number, Selection(), howto, opening=True)
         return f"tickets://{number}", thread.text
 
     async def awaiting_client_markdown(self) -> str:
         """The open tickets awaiting the client, each with the latest support message."""
+        from tickets_mcp.mcp_server.markdown import render_ticket_list
+        from tickets_mcp.mcp_server.outputs import brief, ticket_view
+        from tickets_mcp.mcp_server.threads import read_latest, render_latest, tool_howto
+
         state = self._state
         page = await state.client.search_tickets(
             is_only_opened=True, items_per_page=100, sort_by="updated_at"

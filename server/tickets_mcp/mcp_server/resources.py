@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
@@ -35,18 +35,14 @@ from mcp.types import (
 
 from tickets_mcp.api import NotFound, TicketsApiError
 from tickets_mcp.mcp_server.journal import Change, changes_markdown
-from tickets_mcp.mcp_server.markdown import (
-    render_categories,
-    render_category_fields,
-    render_products,
-)
-from tickets_mcp.mcp_server.outputs import field_view, named
 from tickets_mcp.mcp_server.results import api_words
 from tickets_mcp.mcp_server.safety import one_line
 from tickets_mcp.mcp_server.sdk import add_request_handler
 from tickets_mcp.mcp_server.state import Caller, caller_of, session_key, writer_of
 from tickets_mcp.mcp_server.subscriptions import install_subscriptions
-from tickets_mcp.mcp_server.threads import Selection, read_thread, resource_howto
+
+if TYPE_CHECKING:  # the thread renderers are imported on first use: not at cold start
+    from tickets_mcp.mcp_server.threads import Selection
 
 MARKDOWN = "text/markdown"
 OPEN_TICKETS_LISTED = 50
@@ -54,14 +50,23 @@ COMPLETION_LIMIT = 100
 
 
 async def _categories_md(state: Caller) -> str:
+    from tickets_mcp.mcp_server.markdown import render_categories
+    from tickets_mcp.mcp_server.outputs import named
+
     return render_categories([named(c, state.settings.language) for c in await state.catalog.categories()])
 
 
 async def products_markdown(state: Caller, parent: str | None = None) -> str:
+    from tickets_mcp.mcp_server.markdown import render_products
+    from tickets_mcp.mcp_server.outputs import named
+
     return render_products([named(p, state.settings.language) for p in await state.catalog.products(parent)])
 
 
 async def fields_markdown(state: Caller, key: str) -> str:
+    from tickets_mcp.mcp_server.markdown import render_category_fields
+    from tickets_mcp.mcp_server.outputs import field_view
+
     fields = [field_view(f, state.settings.language) for f in await state.catalog.fields(key)]
     return render_category_fields(key, fields)
 
@@ -156,6 +161,8 @@ async def _guard(uri: str, pending: Awaitable[str]) -> str:
 async def thread_markdown(state: Caller, number: int, selection: Selection) -> str:
     """The thread view; the latest one (no ``page``, no ``before``) also shows the opening comment when
     it is not among the latest."""
+    from tickets_mcp.mcp_server.threads import Selection, read_thread, resource_howto
+
     latest = selection == Selection()
     return (await read_thread(state, number, selection, resource_howto(number), opening=latest)).text
 
@@ -196,6 +203,8 @@ def register_resources(mcp: MCPServer[Any]) -> None:
             raise ResourceNotFoundError(
                 f"tickets://{number}: the ticket number, page and before must be positive integers"
             )
+        from tickets_mcp.mcp_server.threads import Selection
+
         selection = Selection(page=int(page) if page else None, before=int(before) if before else None)
         return await _guard(f"tickets://{number}", thread_markdown(caller_of(ctx), int(number), selection))
 
