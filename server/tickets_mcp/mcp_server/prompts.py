@@ -63,9 +63,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tickets_mcp.api import NotFound, TicketsApiError
 from tickets_mcp.mcp_server.results import api_words, shown
 from tickets_mcp.mcp_server.state import Caller, caller_of, charge_session
-from tickets_mcp.mcp_server.tokens import estimate_tokens
 
-# The renderers (markdown, outputs, threads: ~35 ms of pydantic models) are imported where a prompt is got,
+# The renderers (markdown, outputs, threads, tokens: ~38 ms of models and regexes) are imported where a prompt is got,
 # not here: registering the prompts is on the path to answering `initialize`.
 
 if TYPE_CHECKING:
@@ -321,6 +320,7 @@ class PromptData:
         from tickets_mcp.mcp_server.markdown import render_ticket_list
         from tickets_mcp.mcp_server.outputs import brief, ticket_view
         from tickets_mcp.mcp_server.threads import read_latest, render_latest, tool_howto
+        from tickets_mcp.mcp_server.tokens import estimate_tokens
 
         state = self._state
         page = await state.client.search_tickets(
