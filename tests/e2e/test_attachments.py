@@ -341,8 +341,9 @@ async def test_a_thread_lists_each_comments_attachments(client: Client, sandbox:
     assert line in text_of(ticket)
     resource = await client.read_resource(f"tickets://{number}")
     assert line in resource.contents[0].text  # type: ignore[union-attr]
-    prompt = await client.get_prompt("summarize_thread", {"number": str(number)})
-    assert any(line in str(m.content) for m in prompt.messages)
+    for name in ("summarize_thread", "reply_to_support"):  # the prompts that embed a thread
+        prompt = await client.get_prompt(name, {"number": str(number)})
+        assert any(line in str(m.content) for m in prompt.messages), name
 
 
 async def upload(client: Client, filename: str, content: bytes) -> str:
