@@ -44,13 +44,16 @@ VIEWS: dict[str, tuple[str, str, str]] = {  # uri: (file, title, description)
 
 
 BRIDGE = "/*BRIDGE*/"  # where a view's script takes the bridge (views/bridge.js, shared by both)
+THEME = "/*THEME*/"  # where a view's style takes the host's theme variables (views/theme.css, shared by both)
 
 
 @functools.cache
 def view_html(file: str) -> str:
-    """A view's HTML, read from the package on first use, with the bridge inlined: one file, no fetch."""
+    """A view's HTML, read from the package on first use, with the theme and the bridge inlined: one file,
+    no fetch."""
     views = files("tickets_mcp.mcp_server") / "views"
     html = (views / file).read_text(encoding="utf-8")
+    html = html.replace(THEME, (views / "theme.css").read_text(encoding="utf-8"), 1)
     return html.replace(BRIDGE, (views / "bridge.js").read_text(encoding="utf-8"), 1)
 
 
