@@ -79,7 +79,9 @@ def test_the_wheel_and_sdist_carry_the_prompts_inside_the_package(installed: Ins
     assert all(shipped[name] == (ROOT / "prompts" / name).read_bytes() for name in PROMPTS)
     assert not [n for n in names if ".data/" in n], "nothing ships outside the package (no data files)"
     views = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("tickets_mcp/mcp_server/views/"))
-    assert views == ["bridge.js", "draft.html", "theme.css", "thread.html"], "the MCP App views are package data"
+    assert views == ["bridge.js", "draft.html", "theme.css", "thread.html"], (
+        "the MCP App views are package data"
+    )
     with tarfile.open(installed.sdist) as sdist:
         in_sdist = sorted(
             n.rsplit("/", 1)[1] for n in sdist.getnames() if "/prompts/" in n and n.endswith(".md")
