@@ -63,7 +63,7 @@ from tickets_mcp.mcp_server.safety import (
     one_line,
     sanitize,
 )
-from tickets_mcp.mcp_server.tokens import estimate_tokens
+from tickets_mcp.mcp_server.tokens import estimate_tokens, longest_prefix
 
 if TYPE_CHECKING:
     from tickets_mcp.api import TicketsClient
@@ -584,13 +584,7 @@ def text_part(text: str, offset: int, budget: int) -> str:
     rest = text[offset:]
     if estimate_tokens(rest) <= budget:
         return rest
-    low, high = 0, len(rest)
-    while low < high:
-        mid = (low + high + 1) // 2
-        if estimate_tokens(rest[:mid]) <= budget:
-            low = mid
-        else:
-            high = mid - 1
+    low = longest_prefix(rest, budget)
     for brk in ("\n", " "):  # a line break when one is near, else a word break
         edge = rest.rfind(brk, 0, low)
         if edge > low * 0.85:

@@ -54,7 +54,7 @@ from tickets_mcp.mcp_server.outputs import (
 from tickets_mcp.mcp_server.results import api_words
 from tickets_mcp.mcp_server.safety import fence, one_line
 from tickets_mcp.mcp_server.state import CONCURRENT_READS, Caller
-from tickets_mcp.mcp_server.tokens import estimate_tokens
+from tickets_mcp.mcp_server.tokens import estimate_tokens, longest_prefix
 
 THREAD_PAGE = 20
 MIN_HEAD_TOKENS = 40  # a cut body still shows this much of its head
@@ -110,13 +110,7 @@ def cut(comment: CommentView, offset: int, budget: int) -> CommentView:
     rest = body[offset:]
     if offset == 0 and estimate_tokens(rest) <= budget:
         return comment
-    low, high = 0, len(rest)
-    while low < high:  # the longest prefix within the budget
-        mid = (low + high + 1) // 2
-        if estimate_tokens(rest[:mid]) <= budget:
-            low = mid
-        else:
-            high = mid - 1
+    low = longest_prefix(rest, budget)
     if low < len(rest):  # end at a line or word break when one is near
         edge = max(rest.rfind("\n", 0, low), rest.rfind(" ", 0, low))
         if edge > low * 0.85:

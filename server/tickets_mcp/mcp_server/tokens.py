@@ -175,3 +175,16 @@ def estimate_tokens(text: str) -> int:
     estimate = total + total // 10 + 1  # a margin of 10%: some sentences cost more than their words say
     # In a text of a few words one rare word is a large part: price the words as if rare, up to _SHORT.
     return max(estimate, min((tenths + rare) // 10 + 1, _SHORT))
+
+
+def longest_prefix(text: str, budget: int) -> int:
+    """The length of the longest start of ``text`` estimated within ``budget`` tokens (a binary search: the
+    estimate grows with the text)."""
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if estimate_tokens(text[:mid]) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
