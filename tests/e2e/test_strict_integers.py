@@ -8,15 +8,12 @@ that nothing was sent. A number given as a string (``"2401006"``) is still read,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from support.mcp_client import http_client, text_of
-from support.sandbox import upstream_env
-from support.servers import ServerProcess
-from tickets_mcp.sandbox import SandboxHandle, run_sandbox
+from support.sandbox import Served, served_sandbox
 
 pytestmark = pytest.mark.anyio
 # (tool, arguments, the argument that is a boolean): ticket numbers, comment ids, scores, pages, counts.
@@ -40,24 +37,13 @@ BOOLEANS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@dataclass
-class Running:
-    sb: SandboxHandle
-    url: str
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with run_sandbox() as sb:
-        env = upstream_env(sb)
-        process = ServerProcess(env, ["--calls-per-minute", "0"]).start()
-        try:
-            yield Running(sb, process.url)
-        finally:
-            process.stop()
+def server() -> Iterator[Served]:
+    with served_sandbox() as served:
+        yield served
 
 
-async def test_get_ticket_number_true_is_refused_naming_it(server: Running, era: str) -> None:
+async def test_get_ticket_number_true_is_refused_naming_it(server: Served, era: str) -> None:
     server.sb.clear_journal()
     async with http_client(server.url, era) as c:
         result = await c.call_tool("get_ticket", {"number": True})
@@ -67,7 +53,7 @@ async def test_get_ticket_number_true_is_refused_naming_it(server: Running, era:
     assert server.sb.journal() == []
 
 
-async def test_every_integer_argument_refuses_a_boolean(server: Running, era: str) -> None:
+async def test_every_integer_argument_refuses_a_boolean(server: Served, era: str) -> None:
     async with http_client(server.url, era) as c:
         for tool, arguments, name in BOOLEANS:
             server.sb.clear_journal()
@@ -78,7 +64,7 @@ async def test_every_integer_argument_refuses_a_boolean(server: Running, era: st
             assert server.sb.journal() == [], (tool, server.sb.journal())
 
 
-async def test_a_number_given_as_a_string_is_still_read(server: Running, era: str) -> None:
+async def test_a_number_given_as_a_string_is_still_read(server: Served, era: str) -> None:
     server.sb.clear_journal()
     async with http_client(server.url, era) as c:
         result = await c.call_tool("get_ticket", {"number": "2401006"})

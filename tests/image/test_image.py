@@ -21,7 +21,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from image.conftest import (
+from support.expected import DEFAULT_TOOLS
+from support.mcp_client import text_of
+from support.podman import (
     FIGURES,
     LOCKED_DOWN,
     READY_PATH,
@@ -34,8 +36,6 @@ from image.conftest import (
     sandbox_args,
     sandbox_env,
 )
-from support.expected import DEFAULT_TOOLS
-from support.mcp_client import text_of
 from support.servers import ServerProcess
 
 pytestmark = [pytest.mark.image, pytest.mark.anyio]

@@ -22,7 +22,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from image.conftest import (
+from support.mcp_client import Elicitor, text_of
+from support.podman import (
     FIGURES,
     LOCKED_DOWN,
     READY_PATH,
@@ -34,7 +35,6 @@ from image.conftest import (
     sandbox_args,
     sandbox_env,
 )
-from support.mcp_client import Elicitor, text_of
 
 pytestmark = [pytest.mark.image, pytest.mark.anyio]
 

@@ -9,37 +9,23 @@ and the sandbox journal shows that nothing went out. ``?`` and ``#`` are encoded
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from support.mcp_client import http_client, text_of
-from support.sandbox import upstream_env
-from support.servers import ServerProcess
-from tickets_mcp.sandbox import SandboxHandle, run_sandbox
+from support.sandbox import Served, served_sandbox
 
 pytestmark = pytest.mark.anyio
 REFUSED = [".", "..", "%2e%2E", ".%2e", "%252e%252e", "a/../../v2/fields", "..%2Ffields"]
 
 
-@dataclass
-class Running:
-    sb: SandboxHandle
-    url: str
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    with run_sandbox() as sb:
-        env = upstream_env(sb)
-        process = ServerProcess({**env, "TICKETS_MCP_CATALOG_TTL": "0"}, ["--calls-per-minute", "0"]).start()
-        try:
-            yield Running(sb, process.url)
-        finally:
-            process.stop()
+def server() -> Iterator[Served]:
+    with served_sandbox(TICKETS_MCP_CATALOG_TTL="0") as served:
+        yield served
 
 
-async def test_dot_segments_and_separators_are_refused_before_any_request(server: Running, era: str) -> None:
+async def test_dot_segments_and_separators_are_refused_before_any_request(server: Served, era: str) -> None:
     async with http_client(server.url, era) as c:
         for value in REFUSED:
             server.sb.clear_journal()
@@ -55,7 +41,7 @@ async def test_dot_segments_and_separators_are_refused_before_any_request(server
     assert [e["path"] for e in server.sb.journal()] == ["/support/v2/categories/dns/fields"]
 
 
-async def test_a_question_mark_or_hash_stays_inside_its_segment(server: Running, era: str) -> None:
+async def test_a_question_mark_or_hash_stays_inside_its_segment(server: Served, era: str) -> None:
     server.sb.clear_journal()
     async with http_client(server.url, era) as c:
         result = await c.call_tool("get_category_fields", {"category": "dns?x=1#top"})

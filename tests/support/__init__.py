@@ -6,13 +6,14 @@ them as ``from support.<module> import ...`` (pyproject's ``pythonpath = ["tests
 - expected: the declared operations and tools the tests compare the code against;
 - servers: `free_port`, `clean_env`, `ServerProcess` (a real server process, ready when /healthz answers),
   `running_replicas` (several at once), `RoundRobin` (requests spread over replicas);
-- sandbox: `make_settings` and `upstream_env` (a server, in process or not, pointed at a sandbox) and request bodies for the sandbox's HTTP API;
+- sandbox: `make_settings`, `upstream_env` and `served_sandbox` (a server, in process or not, on a sandbox) and request bodies for the sandbox's HTTP API;
 - mcp_client: `text_of` (a result's text) and `Elicitor` (a scripted user answering elicitations);
 - raw_http: headers and JSON-RPC bodies for tests that speak streamable HTTP by hand;
 - api_client: the Tickets API client against a sandbox, and its settled journal (contract tests);
 - redis_server: a real redis-server on loopback; oauth_issuer: a stand-in OAuth issuer with a JWKS;
   jwks_outage: a JWKS endpoint on loopback that answers 500, hangs or serves keys on demand;
 - chart: the Helm chart rendered offline (helm-python-sdk) and its pods' environment;
+- podman: the podman CLI, containers and pods of the image tests (tests/image);
 - otlp_receiver: an OTLP/HTTP receiver on loopback; canary: every output a client sees, for secret checks;
 - untrusted: prompt-injection payloads and the checks that they came out sanitized and fenced;
 - fault_matrix, schema_strategies: the reliability suites' fault matrix and Hypothesis strategies;

@@ -4,7 +4,6 @@ counts every fetch. The server under test fetches it over HTTP like any issuer's
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from support.oauth_issuer import JWKS_PATH, Issuer
+from support.oauth_issuer import JWKS_PATH, Issuer, answer_json
 
 Mode = Literal["ok", "500", "hang"]
 HANG_LIMIT = 60.0  # seconds a hanging answer waits at most (the endpoint's stop ends it sooner)
@@ -56,12 +55,7 @@ def jwks_endpoint(issuer: Issuer, mode: Mode = "ok") -> Iterator[Jwks]:
             if jwks.mode == "500":
                 self.send_error(500)
                 return
-            body = json.dumps(jwks.issuer.jwks()).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self, jwks.issuer.jwks())
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass

@@ -74,6 +74,16 @@ class Issuer:
         return jwt.encode(payload, key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
 
 
+def answer_json(handler: BaseHTTPRequestHandler, value: Any) -> None:
+    """Answer a loopback stand-in's request with ``value`` as JSON, 200."""
+    body = json.dumps(value).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 @contextmanager
 def running_issuer() -> Iterator[Issuer]:
     """An issuer with key ``k1`` published, serving its JWKS on 127.0.0.1."""
@@ -90,12 +100,7 @@ def running_issuer() -> Iterator[Issuer]:
             if issuer.down:
                 self.send_error(503)
                 return
-            body = json.dumps(issuer.jwks()).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self, issuer.jwks())
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass

@@ -6,12 +6,16 @@ or per session, set up by each folder's conftest with the options its tests need
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 from pydantic import SecretStr
 
-from tickets_mcp.sandbox import SandboxHandle
+from support.servers import ServerProcess
+from tickets_mcp.sandbox import SandboxHandle, run_sandbox
 from tickets_mcp.settings import Settings
 
 FAST = 1 / 60  # a time scale: the rate-limit minute becomes 1 s
@@ -24,6 +28,25 @@ def upstream_env(sb: SandboxHandle, token: str | None = None) -> dict[str, str]:
         "SELECTEL_TICKETS_URL": sb.base_url,
         "SELECTEL_IDENTITY_URL": sb.identity_url,
     }
+
+
+@dataclass
+class Served:
+    """A sandbox and the URL of a real server process in front of it."""
+
+    sb: SandboxHandle
+    url: str
+
+
+@contextmanager
+def served_sandbox(**env: str) -> Iterator[Served]:
+    """A sandbox and one ``tickets-mcp --transport http`` process on it (no call limit), with ``env`` added."""
+    with run_sandbox() as sb:
+        process = ServerProcess({**upstream_env(sb), **env}, ["--calls-per-minute", "0"]).start()
+        try:
+            yield Served(sb, process.url)
+        finally:
+            process.stop()
 
 
 def make_settings(sb: SandboxHandle, **overrides: Any) -> Settings:
